@@ -1,0 +1,146 @@
+import hashlib
+import secrets
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    CLINICIAN = "clinician", "Clinician"
+    PATIENT = "patient", "Patient"
+    RESEARCHER = "researcher", "Researcher"
+
+
+class ClarityUserManager(UserManager):
+    def get_by_natural_key(self, username):
+        # Usernames are unique case-insensitively, so logins are too.
+        return self.get(username__iexact=username)
+
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("role", Role.ADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """
+    A person who signs in to Clarity: an admin, a clinician, a patient reading their own
+    record, or a researcher. The role decides what they may see (DOMAIN.md); `is_staff`
+    only opens the Django admin and is given to admins.
+
+    Ids are UUIDs so that nothing touching PHI has an enumerable identifier.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField("email address")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.CLINICIAN)
+
+    objects = ClarityUserManager()
+
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        verbose_name = "user"
+        ordering = ["username"]
+        constraints = [
+            models.UniqueConstraint(Lower("username"), name="users_user_username_ci_unique"),
+            models.UniqueConstraint(Lower("email"), name="users_user_email_ci_unique"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="users_user_role_valid"),
+            models.CheckConstraint(condition=~models.Q(email=""), name="users_user_email_required"),
+            models.CheckConstraint(condition=~models.Q(username=""), name="users_user_username_required"),
+        ]
+
+    def __str__(self):
+        return self.username
+
+    def clean(self):
+        super().clean()
+        if self.email:
+            self.email = self.email.strip()
+
+    @property
+    def is_admin(self):
+        return self.role == Role.ADMIN
+
+    @property
+    def is_clinician(self):
+        return self.role == Role.CLINICIAN
+
+    @property
+    def is_patient(self):
+        return self.role == Role.PATIENT
+
+    @property
+    def is_researcher(self):
+        return self.role == Role.RESEARCHER
+
+
+def hash_token(raw: str) -> str:
+    """Tokens have 256 bits of entropy, so an unsalted SHA-256 is enough to store them."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def live(self, now=None):
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now)
+
+
+class ApiToken(models.Model):
+    """
+    A bearer token for the API. Only its SHA-256 is stored; the raw value is shown once
+    when it is issued. A token stops working when it expires or is revoked (logout).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Tokens are credentials, not PHI history: they go with their user.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API token"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["key_hash"], name="users_apitoken_key_hash_unique"),
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("created_at")), name="users_apitoken_expires_after_created"
+            ),
+        ]
+
+    def __str__(self):
+        return f"token {self.id}"
+
+    @staticmethod
+    def generate_raw() -> str:
+        return secrets.token_urlsafe(32)
+
+
+class LoginFailure(models.Model):
+    """
+    One failed sign-in, kept so lockout works across server workers and restarts.
+    Holds the lower-cased username tried and the client IP; never the password.
+    """
+
+    username = models.CharField(max_length=150)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    occurred_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "login failure"
+        ordering = ["-occurred_at"]
+        indexes = [
+            models.Index(fields=["username", "occurred_at"], name="users_loginfailure_user_idx"),
+            models.Index(fields=["ip", "occurred_at"], name="users_loginfailure_ip_idx"),
+        ]
+
+    def __str__(self):
+        return f"login failure {self.pk}"

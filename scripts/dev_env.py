@@ -1,0 +1,37 @@
+"""Write a git-ignored `.env` with development settings, once, so `make run` just works.
+
+Random secrets are generated here on the developer's machine; nothing secret is in git.
+An existing `.env` is left alone (only missing variables are appended).
+"""
+
+import secrets
+from pathlib import Path
+
+ENV_FILE = Path(__file__).resolve().parent.parent / ".env"
+
+DEFAULTS = {
+    "DJANGO_DEBUG": lambda: "true",
+    "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
+}
+
+
+def main():
+    existing = {}
+    if ENV_FILE.exists():
+        for line in ENV_FILE.read_text().splitlines():
+            if "=" in line and not line.lstrip().startswith("#"):
+                key, _, value = line.partition("=")
+                existing[key.strip()] = value
+    missing = {key: make() for key, make in DEFAULTS.items() if key not in existing}
+    if missing:
+        with ENV_FILE.open("a") as fh:
+            if not existing:
+                fh.write("# Local development settings written by `make run` (git-ignored).\n")
+            for key, value in missing.items():
+                fh.write(f"{key}={value}\n")
+        ENV_FILE.chmod(0o600)
+        print(f"Wrote {', '.join(missing)} to {ENV_FILE.name}")
+
+
+if __name__ == "__main__":
+    main()
