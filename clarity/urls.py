@@ -1,6 +1,30 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path, re_path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from clarity.api import health
+from clarity.audit.views import AuditEventListView
+
+api_v1 = [
+    path("", include("clarity.users.urls")),
+    path("", include("patients.urls")),
+    path("audit-events/", AuditEventListView.as_view(), name="audit-events"),
+]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("health/live/", health.live, name="health-live"),
+    path("health/ready/", health.ready, name="health-ready"),
+    # Admin and API-docs assets from `collectstatic`, so `make run` needs no other server.
+    re_path(r"^static/(?P<path>.*)$", serve, {"document_root": settings.STATIC_ROOT}),
 ]
+
+handler400 = "clarity.api.errors.handler400"
+handler403 = "clarity.api.errors.handler403"
+handler404 = "clarity.api.errors.handler404"
+handler500 = "clarity.api.errors.handler500"

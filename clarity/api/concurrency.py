@@ -1,0 +1,48 @@
+"""Optimistic concurrency: strong ETags from `version`, and If-Match preconditions."""
+
+import re
+
+from clarity.api.errors import Problem
+
+_ENTITY_TAG = re.compile(r'^(W/)?"([^"]*)"$')
+
+
+def etag_for(version: int) -> str:
+    return f'"{version}"'
+
+
+class IfMatch:
+    """The parsed If-Match header: `*`, or the set of strong versions it names."""
+
+    def __init__(self, any_version: bool, versions: frozenset[int]):
+        self.any_version = any_version
+        self.versions = versions
+
+    def matches(self, version: int) -> bool:
+        return self.any_version or version in self.versions
+
+
+def parse_if_match(request, *, required: bool = False) -> IfMatch | None:
+    raw = request.META.get("HTTP_IF_MATCH")
+    if raw is None or raw.strip() == "":
+        if required:
+            raise Problem(428)
+        return None
+    raw = raw.strip()
+    if raw == "*":
+        return IfMatch(True, frozenset())
+    versions = set()
+    for part in raw.split(","):
+        match = _ENTITY_TAG.match(part.strip())
+        if not match:
+            raise Problem(400, "The If-Match header is malformed.", errors={"If-Match": ['Must be an ETag such as "3".']})
+        weak, value = match.groups()
+        # If-Match uses the strong comparison (RFC 9110 §13.1.1): a weak tag never matches.
+        if not weak and value.isdigit() and len(value) < 19:
+            versions.add(int(value))
+    return IfMatch(False, frozenset(versions))
+
+
+def check_if_match(if_match: IfMatch | None, current_version: int) -> None:
+    if if_match is not None and not if_match.matches(current_version):
+        raise Problem(412)

@@ -1,0 +1,267 @@
+"""RFC 9457 problem details for every error under /api/.
+
+One exception handler (DRF's EXCEPTION_HANDLER) turns every exception a view can raise
+into `application/problem+json`; Django-level 404/405/500/400 handlers do the same for
+requests that never reach a DRF view. Bodies carry a fixed title, a fixed detail written
+here, and, for validation failures, `errors` keyed by field path. They never carry
+exception text, SQL, stack traces, parser messages or the values a client sent.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from django.http import Http404, HttpResponse
+from rest_framework import exceptions, status
+
+from clarity.api.renderers import dumps
+
+logger = logging.getLogger("clarity.api")
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+RETRY_AFTER_DB_SECONDS = 5
+
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    428: "Precondition Required",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+DEFAULT_DETAILS = {
+    400: "The request is invalid.",
+    401: "Authentication credentials were missing or invalid.",
+    403: "You do not have permission to perform this action.",
+    404: "The requested resource was not found.",
+    405: "This method is not allowed on this resource.",
+    406: "The requested response format is not available.",
+    409: "The request conflicts with the current state of the resource.",
+    412: "The resource has changed since the version given in If-Match.",
+    413: "The request body is larger than 10 MiB.",
+    415: "Request bodies must be JSON (Content-Type: application/json).",
+    422: "The request cannot be processed.",
+    428: "This request requires an If-Match header with the resource's current ETag.",
+    429: "Too many requests; retry later.",
+    500: "An unexpected error occurred.",
+    503: "The service is temporarily unavailable; retry later.",
+}
+
+
+class Problem(exceptions.APIException):
+    """An API error with a status, a fixed detail and optional field errors."""
+
+    def __init__(self, status_code: int, detail: str | None = None, *, errors=None, headers=None, type_: str | None = None):
+        self.status_code = status_code
+        self.detail_text = detail or DEFAULT_DETAILS.get(status_code, "")
+        self.errors = errors
+        self.headers = headers or {}
+        self.type_ = type_
+        super().__init__(self.detail_text)
+
+
+class OutOfScope(exceptions.NotFound):
+    """A record that does not exist or is outside the caller's scope: answered as 404, audited as denied."""
+
+    def __init__(self, resource_type: str, resource_id, patient_id=None):
+        super().__init__()
+        self.resource_type = resource_type
+        self.resource_id = str(resource_id)
+        self.patient_id = patient_id
+
+
+class Forbidden(exceptions.PermissionDenied):
+    """The caller may see the record but may not do this: answered as 403, audited as denied."""
+
+    def __init__(self, detail: str | None = None, *, resource_type: str = "", resource_id="", patient_id=None):
+        super().__init__(detail or DEFAULT_DETAILS[403])
+        self.resource_type = resource_type
+        self.resource_id = str(resource_id or "")
+        self.patient_id = patient_id
+
+
+def problem_response(status_code: int, detail: str | None = None, *, errors=None, headers=None, type_=None):
+    body = {
+        "type": type_ or "about:blank",
+        "title": TITLES.get(status_code, "Error"),
+        "status": status_code,
+        "detail": detail or DEFAULT_DETAILS.get(status_code, ""),
+    }
+    if errors:
+        body["errors"] = errors
+    response = HttpResponse(dumps(body), status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response
+
+
+# DRF/Django messages for these codes quote the submitted value; replace them.
+VALUE_ECHO_MESSAGES = {
+    "invalid_choice": "Not one of the allowed values.",
+    "does_not_exist": "No such object.",
+    "invalid_pk_value": "No such object.",
+    "incorrect_type": "Wrong type.",
+    "invalid": "Invalid value.",
+}
+
+
+def _safe_message(item) -> str:
+    text = str(item)
+    code = getattr(item, "code", None)
+    if code in VALUE_ECHO_MESSAGES and ('"' in text or "\u201c" in text or "'" in text or code != "invalid"):
+        return VALUE_ECHO_MESSAGES[code]
+    return text
+
+
+def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error structure → {"field.sub": ["message", ...]} with fixed messages only."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = "body" if key in ("non_field_errors", "__all__") and not prefix else str(key)
+            path = f"{prefix}.{name}" if prefix else name
+            for sub, messages in flatten_errors(value, path).items():
+                out.setdefault(sub, []).extend(messages)
+    elif isinstance(detail, list | tuple):
+        if all(not isinstance(item, dict | list | tuple) for item in detail):
+            out.setdefault(prefix or "body", []).extend(_safe_message(item) for item in detail)
+        else:
+            for index, item in enumerate(detail):
+                if item in ({}, [], None):
+                    continue
+                path = f"{prefix}.{index}" if prefix else str(index)
+                for sub, messages in flatten_errors(item, path).items():
+                    out.setdefault(sub, []).extend(messages)
+    else:
+        out.setdefault(prefix or "body", []).append(_safe_message(detail))
+    return out
+
+
+def _audit_denied(exc, context):
+    """Denied access (401 with credentials, 403, out-of-scope 404) leaves a trace in the audit trail."""
+    view = context.get("view")
+    request = context.get("request")
+    if request is None:
+        return
+    from clarity.audit.services import audit_denied
+
+    try:
+        audit_denied(request=request, exc=exc, view=view)
+    except DatabaseError:
+        # The response is already an error; an unavailable database must not turn it into a 500.
+        logger.warning("audit_denied_write_failed")
+
+
+def problem_exception_handler(exc, context):
+    headers = {}
+    if isinstance(exc, Problem):
+        return problem_response(exc.status_code, exc.detail_text, errors=exc.errors, headers=exc.headers, type_=exc.type_)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        errors = flatten_errors(exc.message_dict if hasattr(exc, "error_dict") else {"body": exc.messages})
+        return problem_response(400, "The request is invalid.", errors=errors)
+    elif isinstance(exc, RequestDataTooBig):
+        return problem_response(413)
+    elif isinstance(exc, IntegrityError):
+        # A uniqueness race or any other constraint the database judged: never a 500.
+        logger.info("integrity_conflict")
+        return problem_response(409, "The request conflicts with existing data (a uniqueness or integrity rule).")
+    elif isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database_unavailable")
+        return problem_response(503, headers={"Retry-After": str(RETRY_AFTER_DB_SECONDS)})
+    elif isinstance(exc, SuspiciousOperation):
+        return problem_response(400)
+
+    if not isinstance(exc, exceptions.APIException):
+        return None  # A real bug: DRF re-raises and the 500 handler answers without details.
+
+    status_code = exc.status_code
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    if status_code in (401, 403) or isinstance(exc, OutOfScope | Forbidden):
+        _audit_denied(exc, context)
+
+    if isinstance(exc, exceptions.ValidationError):
+        return problem_response(400, "The request is invalid.", errors=flatten_errors(exc.detail))
+    if isinstance(exc, exceptions.ParseError):
+        return problem_response(400, "The request body is not valid JSON.")
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return problem_response(415)
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        if "WWW-Authenticate" not in headers:
+            headers["WWW-Authenticate"] = "Bearer"
+        return problem_response(401, headers=headers)
+    if isinstance(exc, Forbidden):
+        return problem_response(403, str(exc.detail), headers=headers)
+    detail = DEFAULT_DETAILS.get(status_code)
+    return problem_response(status_code, detail, headers=headers)
+
+
+# Django-level handlers (urls.py): requests that no DRF view answered.
+def _is_api(request):
+    return request.path.startswith("/api/")
+
+
+def handler404(request, exception=None):
+    if _is_api(request):
+        return problem_response(404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler400(request, exception=None):
+    if _is_api(request):
+        if isinstance(exception, RequestDataTooBig):
+            return problem_response(413)
+        return problem_response(400)
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
+
+
+def handler403(request, exception=None):
+    if _is_api(request):
+        return problem_response(403)
+    from django.views.defaults import permission_denied
+
+    return permission_denied(request, exception)
+
+
+def handler500(request):
+    if _is_api(request):
+        return problem_response(500)
+    from django.views.defaults import server_error
+
+    return server_error(request)
+
+
+__all__ = [
+    "Forbidden",
+    "OutOfScope",
+    "Problem",
+    "flatten_errors",
+    "handler400",
+    "handler403",
+    "handler404",
+    "handler500",
+    "problem_exception_handler",
+    "problem_response",
+    "status",
+]

@@ -1,0 +1,58 @@
+"""Serializer building blocks shared by every API app."""
+
+from datetime import datetime
+
+from rest_framework import serializers
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 timestamps that must carry a UTC offset; DRF would silently assume UTC."""
+
+    default_error_messages = {
+        "naive": "Timestamps must include a UTC offset (e.g. 2026-01-31T09:00:00Z).",
+        "invalid": "Must be an ISO 8601 timestamp with a UTC offset.",
+    }
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            parsed = super().to_internal_value(value)
+            try:
+                raw = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+            except ValueError:
+                self.fail("invalid")
+            if raw.tzinfo is None:
+                self.fail("naive")
+            return parsed
+        self.fail("invalid")
+
+
+class StrictFieldsMixin:
+    """
+    Refuse unknown and read-only fields in a write body with a 400 naming them, instead
+    of silently ignoring them (a client that sends `mrn` on PATCH must learn it did nothing).
+    """
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"body": ["Must be a JSON object."]})
+        writable = {name for name, field in self.fields.items() if not field.read_only}
+        errors = {}
+        for key in data:
+            if key not in self.fields:
+                errors[str(key)[:64]] = ["Unknown field."]
+            elif key not in writable:
+                errors[key] = ["This field is read-only."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+def parse_query_datetime(value: str, name: str):
+    """Query-string timestamps follow the same rule as bodies: ISO 8601 with an offset."""
+    from clarity.api.errors import Problem
+
+    field = AwareDateTimeField()
+    try:
+        return field.to_internal_value(value)
+    except serializers.ValidationError:
+        raise Problem(400, "A query parameter is invalid.", errors={name: [AwareDateTimeField.default_error_messages["naive"]]}) from None

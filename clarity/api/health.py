@@ -1,0 +1,32 @@
+"""Liveness and readiness probes (no auth, plain Django async views, no audit)."""
+
+from asgiref.sync import sync_to_async
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+from django.http import JsonResponse
+
+
+async def live(request):
+    return JsonResponse({"status": "ok"})
+
+
+def _readiness() -> tuple[int, dict]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError:
+        return 503, {"status": "unavailable", "database": "unreachable"}
+    if pending:
+        return 503, {"status": "unavailable", "database": "ok", "migrations": "pending"}
+    return 200, {"status": "ok", "database": "ok", "migrations": "applied"}
+
+
+async def ready(request):
+    status, body = await sync_to_async(_readiness)()
+    response = JsonResponse(body, status=status)
+    if status == 503:
+        response["Retry-After"] = "5"
+    return response

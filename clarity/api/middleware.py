@@ -1,0 +1,92 @@
+"""Request context: a request id on every request and response, an early 413, and one
+structured access-log line per request (no bodies, no query strings: they can hold PHI).
+"""
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+
+from clarity.api.errors import problem_response
+
+access_log = logging.getLogger("clarity.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestContextMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def _before(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request._clarity_started = time.perf_counter()
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE and request.path.startswith("/api/"):
+            return problem_response(413)
+        return None
+
+    def _after(self, request, response):
+        response["X-Request-ID"] = request.request_id
+        user = getattr(request, "_clarity_user_id", None)
+        if user is None:
+            django_user = getattr(request, "user", None)
+            user = getattr(django_user, "pk", None) if getattr(django_user, "is_authenticated", False) else None
+        access_log.info(
+            "request",
+            extra={
+                "request_id": request.request_id,
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "user_id": str(user) if user else None,
+                "duration_ms": round((time.perf_counter() - request._clarity_started) * 1000, 2),
+            },
+        )
+        return response
+
+    def __call__(self, request):
+        if self.is_async:
+            return self.__acall__(request)
+        early = self._before(request)
+        response = early or self.get_response(request)
+        return self._after(request, response)
+
+    async def __acall__(self, request):
+        early = self._before(request)
+        response = early or await self.get_response(request)
+        return self._after(request, response)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line. Only whitelisted context keys are emitted."""
+
+    FIELDS = ("request_id", "method", "path", "status", "user_id", "duration_ms")
+
+    def format(self, record):
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for field in self.FIELDS:
+            if hasattr(record, field):
+                entry[field] = getattr(record, field)
+        if record.exc_info:
+            # Exception type only: exception text can quote PHI or SQL parameters.
+            entry["exception"] = record.exc_info[0].__name__ if record.exc_info[0] else None
+        return json.dumps(entry)

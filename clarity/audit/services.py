@@ -1,0 +1,101 @@
+"""Writing the audit trail. Every API read, list, write, export, login and denied access
+calls one of these inside the same transaction as the work it records.
+
+Events hold identifiers only: actor id with a username/role snapshot, the resource type
+and id, the patient id, the client's IP, user agent and request id. Never PHI values.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from .models import Action, AuditEvent, Outcome
+
+
+@dataclass
+class AuditContext:
+    """Who is acting and from where; built once per request."""
+
+    actor: object | None = None
+    ip: str | None = None
+    user_agent: str = ""
+    request_id: str = ""
+    break_glass: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_request(cls, request) -> "AuditContext":
+        django_request = getattr(request, "_request", request)
+        meta = django_request.META
+        user = getattr(request, "user", None)
+        return cls(
+            actor=user if getattr(user, "is_authenticated", False) else None,
+            ip=meta.get("REMOTE_ADDR") or None,
+            user_agent=(meta.get("HTTP_USER_AGENT") or "")[:256],
+            request_id=getattr(django_request, "request_id", "") or "",
+        )
+
+    def event(self, *, action, resource_type, resource_id="", patient_id=None, outcome=Outcome.SUCCESS, break_glass=None):
+        actor = self.actor
+        return AuditEvent(
+            actor=actor,
+            actor_username=getattr(actor, "username", "") if actor else "",
+            actor_role=getattr(actor, "role", "") if actor else "",
+            action=action,
+            resource_type=resource_type,
+            resource_id=str(resource_id or ""),
+            patient_id=patient_id,
+            ip=self.ip,
+            user_agent=self.user_agent,
+            request_id=self.request_id,
+            outcome=outcome,
+            break_glass=self.break_glass if break_glass is None else break_glass,
+        )
+
+
+def audit_record(ctx: AuditContext, *, action, resource_type, resource_id="", patient_id=None, outcome=Outcome.SUCCESS, break_glass=None) -> AuditEvent:
+    """Write one event. Call inside the transaction of the work being recorded."""
+    event = ctx.event(
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        patient_id=patient_id,
+        outcome=outcome,
+        break_glass=break_glass,
+    )
+    event.save(force_insert=True)
+    _after_commit()
+    return event
+
+
+def audit_record_many(ctx: AuditContext, *, action, resource_type, items) -> None:
+    """One event per (resource_id, patient_id) in `items`, in a single INSERT."""
+    events = [
+        ctx.event(action=action, resource_type=resource_type, resource_id=resource_id, patient_id=patient_id)
+        for resource_id, patient_id in items
+    ]
+    if events:
+        AuditEvent.objects.bulk_create(events)
+        _after_commit()
+
+
+def audit_denied(*, request, exc, view=None) -> None:
+    """A refused request: 401 with credentials presented, 403, or a 404 on a scoped record."""
+    ctx = AuditContext.from_request(request)
+    django_request = getattr(request, "_request", request)
+    if ctx.actor is None and not django_request.META.get("HTTP_AUTHORIZATION"):
+        return  # Anonymous probes without credentials are not access attempts on a record.
+    resource_type = getattr(exc, "resource_type", "") or getattr(view, "audit_resource_type", "") or "api"
+    with transaction.atomic():
+        audit_record(
+            ctx,
+            action=Action.DENIED,
+            resource_type=resource_type,
+            resource_id=getattr(exc, "resource_id", "")[:64] if getattr(exc, "resource_id", "") else "",
+            patient_id=getattr(exc, "patient_id", None),
+            outcome=Outcome.DENIED,
+        )
+
+
+def _after_commit():
+    """Hook for sealing the HMAC chain once the events are committed (issue #5)."""

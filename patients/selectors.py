@@ -1,0 +1,106 @@
+"""Reads for patients: the access scope lives here and is applied in SQL."""
+
+from typing import NamedTuple
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, Subquery
+from django.utils import timezone
+
+from clarity.api.errors import Forbidden, OutOfScope
+
+from .models import BreakGlassGrant, CareTeamMembership, Patient
+
+
+class Access:
+    ADMIN = "admin"
+    PRIMARY = "primary"
+    CARE_TEAM = "care_team"
+    SELF = "self"
+    BREAK_GLASS = "break_glass"
+
+    WRITERS = frozenset({ADMIN, PRIMARY, CARE_TEAM})
+    MANAGERS = frozenset({ADMIN, PRIMARY})
+
+
+class PatientAccess(NamedTuple):
+    patient: Patient
+    level: str
+
+    @property
+    def break_glass(self) -> bool:
+        return self.level == Access.BREAK_GLASS
+
+    def require(self, allowed: frozenset, action: str = "") -> None:
+        """Raise Forbidden (403) unless the caller's access level is in `allowed`."""
+        if self.level not in allowed:
+            raise Forbidden(resource_type="patient", resource_id=self.patient.pk, patient_id=self.patient.pk)
+
+
+def patients_visible_to(user):
+    """Patients whose records `user` may list. Break-the-glass grants do not add to lists."""
+    queryset = Patient.objects.all()
+    if user.role == "admin":
+        return queryset
+    if user.role == "clinician":
+        return queryset.filter(
+            Exists(CareTeamMembership.objects.filter(patient=OuterRef("pk"), clinician=user))
+        )
+    if user.role == "patient":
+        return queryset.filter(user=user)
+    return queryset.none()
+
+
+def with_care_team(queryset):
+    return queryset.prefetch_related(
+        Prefetch("care_team", queryset=CareTeamMembership.objects.order_by("created_at", "id"))
+    )
+
+
+def patient_access_for(user, patient_id, *, queryset=None, lock: bool = False) -> PatientAccess:
+    """
+    The patient `patient_id` and how `user` may reach it, in one query.
+    Raises Forbidden (403) for roles that may never read patients, OutOfScope (404)
+    when the patient does not exist or is not within the caller's scope.
+    """
+    if user.role == "researcher":
+        raise Forbidden(resource_type="patient", resource_id=patient_id)
+    queryset = queryset if queryset is not None else Patient.objects.all()
+    if lock:
+        queryset = queryset.select_for_update(of=("self",))
+    if user.role == "admin":
+        patient = queryset.filter(pk=patient_id).first()
+        level = Access.ADMIN
+    elif user.role == "patient":
+        patient = queryset.filter(pk=patient_id, user=user).first()
+        level = Access.SELF
+    elif user.role == "clinician":
+        patient = (
+            queryset.filter(pk=patient_id)
+            .annotate(
+                _team_role=Subquery(
+                    CareTeamMembership.objects.filter(patient=OuterRef("pk"), clinician=user).values("role")[:1]
+                ),
+                _glass=Exists(
+                    BreakGlassGrant.objects.filter(
+                        patient=OuterRef("pk"), clinician=user, expires_at__gt=timezone.now()
+                    )
+                ),
+            )
+            .filter(Q(_team_role__isnull=False) | Q(_glass=True))
+            .first()
+        )
+        if patient is not None:
+            if patient._team_role == "primary":
+                level = Access.PRIMARY
+            elif patient._team_role:
+                level = Access.CARE_TEAM
+            else:
+                level = Access.BREAK_GLASS
+    else:
+        patient = None
+    if patient is None:
+        raise OutOfScope("patient", patient_id)
+    return PatientAccess(patient, level)
+
+
+def care_team_of(patient):
+    return CareTeamMembership.objects.filter(patient=patient)

@@ -1,0 +1,106 @@
+from django.utils import timezone
+from rest_framework import serializers
+
+from clarity.api.fields import StrictFieldsMixin
+
+from .models import EARLIEST_DATE_OF_BIRTH, CareTeamMembership, CareTeamRole, Patient, PatientStatus, Sex
+
+E164 = r"^\+[1-9][0-9]{1,14}\Z"
+
+
+class CareTeamMemberSerializer(serializers.ModelSerializer):
+    clinician = serializers.UUIDField(source="clinician_id", read_only=True)
+
+    class Meta:
+        model = CareTeamMembership
+        fields = ["clinician", "role", "created_at"]
+        read_only_fields = fields
+
+
+class CareTeamBriefSerializer(serializers.ModelSerializer):
+    clinician = serializers.UUIDField(source="clinician_id", read_only=True)
+
+    class Meta:
+        model = CareTeamMembership
+        fields = ["clinician", "role"]
+        read_only_fields = fields
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    """The patient representation of API.md."""
+
+    user = serializers.UUIDField(source="user_id", read_only=True, allow_null=True)
+    care_team = CareTeamBriefSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "mrn",
+            "given_name",
+            "family_name",
+            "date_of_birth",
+            "sex",
+            "email",
+            "phone",
+            "address",
+            "status",
+            "user",
+            "care_team",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+def _validate_dob(value):
+    if value > timezone.localdate():
+        raise serializers.ValidationError("Date of birth cannot be in the future.")
+    if value < EARLIEST_DATE_OF_BIRTH:
+        raise serializers.ValidationError("Date of birth cannot be before 1900-01-01.")
+    return value
+
+
+class PatientWriteFields(serializers.Serializer):
+    given_name = serializers.CharField(max_length=150)
+    family_name = serializers.CharField(max_length=150)
+    date_of_birth = serializers.DateField(validators=[_validate_dob])
+    sex = serializers.ChoiceField(choices=Sex.choices, required=False)
+    email = serializers.EmailField(max_length=254, required=False, allow_null=True)
+    phone = serializers.RegexField(E164, max_length=16, required=False, allow_null=True, error_messages={"invalid": "Must be an E.164 number such as +14155550123."})
+    address = serializers.CharField(max_length=1000, required=False, allow_null=True, allow_blank=True)
+    user = serializers.UUIDField(required=False, allow_null=True)
+
+
+class PatientCreateSerializer(StrictFieldsMixin, PatientWriteFields):
+    mrn = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}\Z", error_messages={"invalid": "Letters, digits and . _ / - only, at most 64."})
+    primary_clinician = serializers.UUIDField(required=False, allow_null=True)
+
+
+class PatientUpdateSerializer(StrictFieldsMixin, PatientWriteFields):
+    # Read-only here so a body naming them is refused with a clear 400.
+    id = serializers.UUIDField(read_only=True)
+    mrn = serializers.CharField(read_only=True)
+    version = serializers.IntegerField(read_only=True)
+    care_team = serializers.ListField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    status = serializers.ChoiceField(choices=PatientStatus.choices, required=False)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("partial", True)
+        super().__init__(*args, **kwargs)
+
+
+class CareTeamAddSerializer(StrictFieldsMixin, serializers.Serializer):
+    clinician = serializers.UUIDField()
+    role = serializers.ChoiceField(choices=CareTeamRole.choices, default=CareTeamRole.CONSULTING)
+
+
+class BreakGlassRequestSerializer(StrictFieldsMixin, serializers.Serializer):
+    reason = serializers.CharField(min_length=20, max_length=2000)
+
+
+class BreakGlassGrantSerializer(serializers.Serializer):
+    expires_at = serializers.DateTimeField()

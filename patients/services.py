@@ -1,0 +1,195 @@
+"""Writes for patients and care teams. Each is one transaction including its audit event."""
+
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clarity.api.concurrency import IfMatch, check_if_match
+from clarity.audit.models import Action
+from clarity.audit.services import AuditContext, audit_record
+from clarity.users.models import User
+
+from .models import BreakGlassGrant, CareTeamMembership, CareTeamRole, Patient, PatientStatus
+from .selectors import Access, patient_access_for
+
+
+class Conflict(Exception):
+    """A uniqueness or state rule refuses the write (HTTP 409). `field` names what clashed."""
+
+    def __init__(self, detail: str, field: str | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+def _clinician(clinician_id, field: str) -> User:
+    user = User.objects.filter(pk=clinician_id, is_active=True).first()
+    if user is None or user.role != "clinician":
+        raise ValidationError({field: ["Must be the id of an active clinician."]})
+    return user
+
+
+def _patient_login(user_id, *, exclude_patient=None) -> User:
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or user.role != "patient":
+        raise ValidationError({"user": ["Must be the id of a patient-role user."]})
+    linked = Patient.objects.filter(user=user)
+    if exclude_patient is not None:
+        linked = linked.exclude(pk=exclude_patient.pk)
+    if linked.exists():
+        raise Conflict("This login is already linked to another patient.", field="user")
+    return user
+
+
+def patient_create(*, actor: User, data: dict, primary_clinician_id=None, ctx: AuditContext) -> Patient:
+    """
+    Create a patient and its primary care-team membership.
+    Raises ValidationError (400) for bad data or a missing/invalid primary clinician,
+    Conflict (409) for a duplicate MRN or an already-linked login.
+    """
+    data = dict(data)
+    if actor.role == "clinician":
+        if primary_clinician_id is not None and str(primary_clinician_id) != str(actor.pk):
+            raise ValidationError({"primary_clinician": ["A clinician creating a patient becomes its primary clinician."]})
+        primary = actor
+    else:
+        if primary_clinician_id is None:
+            raise ValidationError({"primary_clinician": ["This field is required when an admin creates a patient."]})
+        primary = _clinician(primary_clinician_id, "primary_clinician")
+    user_id = data.pop("user", None)
+    patient = Patient(**data)
+    if user_id is not None:
+        patient.user = _patient_login(user_id)
+    if Patient.objects.filter(mrn=patient.mrn).exists():
+        raise Conflict("A patient with this MRN already exists.", field="mrn")
+    patient.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            patient.save(force_insert=True)
+            CareTeamMembership.objects.create(patient=patient, clinician=primary, role=CareTeamRole.PRIMARY)
+            audit_record(ctx, action=Action.CREATE, resource_type="patient", resource_id=patient.pk, patient_id=patient.pk)
+    except IntegrityError:
+        # Two creates raced past the check above; the unique index decided.
+        raise Conflict("A patient with this MRN or login already exists.", field="mrn") from None
+    return patient
+
+
+def patient_update(*, actor: User, patient_id, data: dict, if_match: IfMatch | None, ctx: AuditContext) -> Patient:
+    """
+    Change a patient's demographics, contact details, status or login link.
+    Raises OutOfScope (404), Forbidden (403: patient, break-glass or researcher),
+    Problem 412 on a stale If-Match, ValidationError (400), Conflict (409).
+    """
+    with transaction.atomic():
+        access = patient_access_for(actor, patient_id, lock=True)
+        ctx.break_glass = access.break_glass
+        access.require(Access.WRITERS)
+        patient = access.patient
+        check_if_match(if_match, patient.version)
+        data = dict(data)
+        if "user" in data:
+            user_id = data.pop("user")
+            patient.user = _patient_login(user_id, exclude_patient=patient) if user_id is not None else None
+        for key, value in data.items():
+            setattr(patient, key, value)
+        patient.full_clean(validate_unique=False, validate_constraints=False)
+        patient.version += 1
+        patient.updated_at = timezone.now()
+        patient.save()
+        audit_record(ctx, action=Action.UPDATE, resource_type="patient", resource_id=patient.pk, patient_id=patient.pk)
+    return patient
+
+
+def patient_deactivate(*, actor: User, patient_id, if_match: IfMatch | None, ctx: AuditContext) -> Patient:
+    """DELETE: mark inactive (PHI is retained). Admin or primary clinician only."""
+    with transaction.atomic():
+        access = patient_access_for(actor, patient_id, lock=True)
+        ctx.break_glass = access.break_glass
+        access.require(Access.MANAGERS)
+        patient = access.patient
+        check_if_match(if_match, patient.version)
+        if patient.status != PatientStatus.INACTIVE:
+            patient.status = PatientStatus.INACTIVE
+            patient.version += 1
+            patient.updated_at = timezone.now()
+            patient.save(update_fields=["status", "version", "updated_at"])
+        audit_record(ctx, action=Action.DELETE, resource_type="patient", resource_id=patient.pk, patient_id=patient.pk)
+    return patient
+
+
+def care_team_add(*, actor: User, patient_id, clinician_id, role: str, ctx: AuditContext) -> CareTeamMembership:
+    """Add a clinician. Admin or primary only (403). Duplicate member or second primary → Conflict (409)."""
+    with transaction.atomic():
+        access = patient_access_for(actor, patient_id, lock=True)
+        ctx.break_glass = access.break_glass
+        access.require(Access.MANAGERS)
+        patient = access.patient
+        clinician = _clinician(clinician_id, "clinician")
+        if CareTeamMembership.objects.filter(patient=patient, clinician=clinician).exists():
+            raise Conflict("This clinician is already on the care team.", field="clinician")
+        if role == CareTeamRole.PRIMARY and CareTeamMembership.objects.filter(patient=patient, role=CareTeamRole.PRIMARY).exists():
+            raise Conflict("The patient already has a primary clinician.", field="role")
+        try:
+            with transaction.atomic():
+                membership = CareTeamMembership.objects.create(patient=patient, clinician=clinician, role=role)
+        except IntegrityError:
+            raise Conflict("The care team changed concurrently; retry.", field="clinician") from None
+        audit_record(ctx, action=Action.CREATE, resource_type="care_team", resource_id=clinician.pk, patient_id=patient.pk)
+    return membership
+
+
+def care_team_remove(*, actor: User, patient_id, clinician_id, ctx: AuditContext) -> None:
+    """Remove a member. Admin or primary only (403); unknown member → 404; the primary → Conflict (409)."""
+    from clarity.api.errors import OutOfScope
+
+    with transaction.atomic():
+        access = patient_access_for(actor, patient_id, lock=True)
+        ctx.break_glass = access.break_glass
+        access.require(Access.MANAGERS)
+        membership = CareTeamMembership.objects.filter(patient=access.patient, clinician_id=clinician_id).first()
+        if membership is None:
+            raise OutOfScope("care_team", clinician_id, patient_id=access.patient.pk)
+        if membership.role == CareTeamRole.PRIMARY:
+            raise Conflict("The primary clinician cannot be removed; a patient always has one.", field="clinician")
+        membership.delete()
+        audit_record(ctx, action=Action.DELETE, resource_type="care_team", resource_id=clinician_id, patient_id=access.patient.pk)
+
+
+def break_glass_grant(*, actor: User, patient_id, reason: str, ctx: AuditContext) -> BreakGlassGrant:
+    """
+    Emergency read access for a clinician outside the care team. Other roles → Forbidden
+    (403); already on the care team → Conflict (409); unknown patient → OutOfScope (404).
+    """
+    from clarity.api.errors import Forbidden, OutOfScope
+
+    if actor.role != "clinician":
+        raise Forbidden("Only clinicians can break the glass.", resource_type="break_glass", resource_id=patient_id)
+    if len(reason.strip()) < 20:
+        raise ValidationError({"reason": ["Give a reason of at least 20 characters."]})
+    with transaction.atomic():
+        patient = Patient.objects.filter(pk=patient_id).first()
+        if patient is None:
+            raise OutOfScope("patient", patient_id)
+        if CareTeamMembership.objects.filter(patient=patient, clinician=actor).exists():
+            raise Conflict("You are on this patient's care team; break-the-glass is not needed.")
+        now = timezone.now()
+        grant = BreakGlassGrant.objects.create(
+            patient=patient,
+            clinician=actor,
+            reason=reason.strip(),
+            created_at=now,
+            expires_at=now + settings.BREAK_GLASS_TTL,
+        )
+        audit_record(
+            ctx,
+            action=Action.BREAK_GLASS,
+            resource_type="patient",
+            resource_id=patient.pk,
+            patient_id=patient.pk,
+            break_glass=True,
+        )
+    return grant
+
+

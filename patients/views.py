@@ -1,0 +1,253 @@
+from django.db import transaction
+from django.db.models import Q
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from clarity.api.concurrency import etag_for, parse_if_match
+from clarity.api.errors import Forbidden, Problem
+from clarity.api.pagination import KeysetPaginator
+from clarity.api.query import check_params, choice_param
+from clarity.api.schema import ETAG_HEADER, IF_MATCH, LOCATION_HEADER, PAGE_PARAMETERS, paginated, problems
+from clarity.api.views import ApiView
+from clarity.audit.models import Action
+from clarity.audit.services import audit_record, audit_record_many
+
+from . import services
+from .models import CareTeamMembership, Patient, PatientStatus
+from .selectors import patient_access_for, patients_visible_to, with_care_team
+from .serializers import (
+    BreakGlassGrantSerializer,
+    BreakGlassRequestSerializer,
+    CareTeamAddSerializer,
+    CareTeamMemberSerializer,
+    PatientCreateSerializer,
+    PatientSerializer,
+    PatientUpdateSerializer,
+)
+
+PATIENT_PAGES = KeysetPaginator(["family_name", "given_name", "id"])
+CARE_TEAM_PAGES = KeysetPaginator(["created_at", "id"])
+
+
+def conflict(exc: services.Conflict):
+    errors = {exc.field: ["Conflicts with existing data."]} if exc.field else None
+    return Problem(409, exc.detail, errors=errors)
+
+
+def patient_response(patient, status_code=200, headers=None):
+    response = Response(PatientSerializer(patient).data, status=status_code, headers=headers)
+    response["ETag"] = etag_for(patient.version)
+    return response
+
+
+class PatientListView(ApiView):
+    audit_resource_type = "patient"
+
+    @extend_schema(
+        operation_id="patients_list",
+        parameters=[
+            OpenApiParameter("search", str, description="Name prefix (given or family, case-insensitive) or exact MRN."),
+            OpenApiParameter("status", str, enum=PatientStatus.values),
+            *PAGE_PARAMETERS,
+        ],
+        responses={200: paginated(PatientSerializer, "PaginatedPatientList"), **problems(400, 403)},
+    )
+    async def get(self, request):
+        return await self.run(self.list, request)
+
+    @extend_schema(
+        operation_id="patients_create",
+        parameters=[ETAG_HEADER, LOCATION_HEADER],
+        request=PatientCreateSerializer,
+        responses={201: PatientSerializer, **problems(400, 403, 409, 413, 415)},
+    )
+    async def post(self, request):
+        return await self.run(self.create, request)
+
+    def list(self, request):
+        user = request.user
+        if user.role not in ("admin", "clinician"):
+            raise Forbidden(resource_type="patient")
+        check_params(request, {"search", "status"})
+        queryset = patients_visible_to(user)
+        search = request.query_params.get("search")
+        if search is not None:
+            term = search.strip()
+            if not term or len(term) > 150:
+                raise Problem(400, "A query parameter is invalid.", errors={"search": ["Must be 1 to 150 characters."]})
+            queryset = queryset.filter(Q(family_name__istartswith=term) | Q(given_name__istartswith=term) | Q(mrn=term))
+        wanted = choice_param(request, "status", PatientStatus.values)
+        if wanted:
+            queryset = queryset.filter(status=wanted)
+        with transaction.atomic():
+            rows, next_url, previous_url = PATIENT_PAGES.paginate(with_care_team(queryset), request)
+            audit_record_many(
+                self.audit_context(request), action=Action.LIST, resource_type="patient", items=[(p.pk, p.pk) for p in rows]
+            )
+        return Response({"results": PatientSerializer(rows, many=True).data, "next": next_url, "previous": previous_url})
+
+    def create(self, request):
+        user = request.user
+        if user.role not in ("admin", "clinician"):
+            raise Forbidden(resource_type="patient")
+        serializer = PatientCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        primary = data.pop("primary_clinician", None)
+        try:
+            patient = services.patient_create(actor=user, data=data, primary_clinician_id=primary, ctx=self.audit_context(request))
+        except services.Conflict as exc:
+            raise conflict(exc) from None
+        patient = with_care_team(Patient.objects).get(pk=patient.pk)
+        location = request.build_absolute_uri(f"/api/v1/patients/{patient.pk}/")
+        return patient_response(patient, status.HTTP_201_CREATED, headers={"Location": location})
+
+
+class PatientDetailView(ApiView):
+    audit_resource_type = "patient"
+
+    @extend_schema(
+        operation_id="patients_retrieve",
+        parameters=[ETAG_HEADER],
+        responses={200: PatientSerializer, **problems(403, 404)},
+    )
+    async def get(self, request, pk):
+        return await self.run(self.retrieve, request, pk)
+
+    @extend_schema(
+        operation_id="patients_partial_update",
+        parameters=[IF_MATCH, ETAG_HEADER],
+        request=PatientUpdateSerializer,
+        responses={200: PatientSerializer, **problems(400, 403, 404, 409, 412, 413, 415)},
+    )
+    async def patch(self, request, pk):
+        return await self.run(self.update, request, pk)
+
+    @extend_schema(
+        operation_id="patients_destroy",
+        parameters=[IF_MATCH],
+        responses={204: None, **problems(400, 403, 404, 412)},
+        description="Marks the patient inactive; PHI is retained.",
+    )
+    async def delete(self, request, pk):
+        return await self.run(self.destroy, request, pk)
+
+    def retrieve(self, request, pk):
+        check_params(request, set())
+        ctx = self.audit_context(request)
+        with transaction.atomic():
+            access = patient_access_for(request.user, pk, queryset=with_care_team(Patient.objects.all()))
+            ctx.break_glass = access.break_glass
+            audit_record(ctx, action=Action.READ, resource_type="patient", resource_id=pk, patient_id=pk)
+        return patient_response(access.patient)
+
+    def update(self, request, pk):
+        if_match = parse_if_match(request)
+        if request.user.role == "researcher":
+            raise Forbidden(resource_type="patient", resource_id=pk)
+        serializer = PatientUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            services.patient_update(
+                actor=request.user, patient_id=pk, data=serializer.validated_data, if_match=if_match, ctx=self.audit_context(request)
+            )
+        except services.Conflict as exc:
+            raise conflict(exc) from None
+        patient = with_care_team(Patient.objects.all()).get(pk=pk)
+        return patient_response(patient)
+
+    def destroy(self, request, pk):
+        if_match = parse_if_match(request)
+        services.patient_deactivate(actor=request.user, patient_id=pk, if_match=if_match, ctx=self.audit_context(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CareTeamView(ApiView):
+    audit_resource_type = "care_team"
+
+    @extend_schema(
+        operation_id="patients_care_team_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated(CareTeamMemberSerializer, "PaginatedCareTeamList"), **problems(400, 403, 404)},
+    )
+    async def get(self, request, pk):
+        return await self.run(self.list, request, pk)
+
+    @extend_schema(
+        operation_id="patients_care_team_create",
+        request=CareTeamAddSerializer,
+        responses={201: CareTeamMemberSerializer, **problems(400, 403, 404, 409, 413, 415)},
+    )
+    async def post(self, request, pk):
+        return await self.run(self.create, request, pk)
+
+    def list(self, request, pk):
+        check_params(request, set())
+        ctx = self.audit_context(request)
+        with transaction.atomic():
+            access = patient_access_for(request.user, pk)
+            ctx.break_glass = access.break_glass
+            rows, next_url, previous_url = CARE_TEAM_PAGES.paginate(CareTeamMembership.objects.filter(patient_id=pk), request)
+            audit_record(ctx, action=Action.LIST, resource_type="care_team", resource_id=pk, patient_id=pk)
+        return Response({"results": CareTeamMemberSerializer(rows, many=True).data, "next": next_url, "previous": previous_url})
+
+    def create(self, request, pk):
+        if request.user.role == "researcher":
+            raise Forbidden(resource_type="care_team", resource_id=pk)
+        serializer = CareTeamAddSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            membership = services.care_team_add(
+                actor=request.user,
+                patient_id=pk,
+                clinician_id=serializer.validated_data["clinician"],
+                role=serializer.validated_data["role"],
+                ctx=self.audit_context(request),
+            )
+        except services.Conflict as exc:
+            raise conflict(exc) from None
+        return Response(CareTeamMemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class CareTeamMemberView(ApiView):
+    audit_resource_type = "care_team"
+
+    @extend_schema(operation_id="patients_care_team_destroy", responses={204: None, **problems(403, 404, 409)})
+    async def delete(self, request, pk, clinician_id):
+        return await self.run(self.destroy, request, pk, clinician_id)
+
+    def destroy(self, request, pk, clinician_id):
+        if request.user.role == "researcher":
+            raise Forbidden(resource_type="care_team", resource_id=pk)
+        try:
+            services.care_team_remove(actor=request.user, patient_id=pk, clinician_id=clinician_id, ctx=self.audit_context(request))
+        except services.Conflict as exc:
+            raise conflict(exc) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BreakGlassView(ApiView):
+    audit_resource_type = "break_glass"
+
+    @extend_schema(
+        operation_id="patients_break_glass",
+        request=BreakGlassRequestSerializer,
+        responses={201: BreakGlassGrantSerializer, **problems(400, 403, 404, 409, 413, 415)},
+        description="Emergency, time-limited, read-only access for a clinician outside the care team. Audited.",
+    )
+    async def post(self, request, pk):
+        return await self.run(self.create, request, pk)
+
+    def create(self, request, pk):
+        if request.user.role != "clinician":
+            raise Forbidden("Only clinicians can break the glass.", resource_type="break_glass", resource_id=pk)
+        serializer = BreakGlassRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            grant = services.break_glass_grant(
+                actor=request.user, patient_id=pk, reason=serializer.validated_data["reason"], ctx=self.audit_context(request)
+            )
+        except services.Conflict as exc:
+            raise conflict(exc) from None
+        return Response({"expires_at": grant.expires_at}, status=status.HTTP_201_CREATED)
