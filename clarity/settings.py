@@ -134,6 +134,18 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 
+# --- Audit chain ------------------------------------------------------------------
+# HMAC key for the tamper-evident audit chain (hex or any string; >= 32 bytes). Never
+# derived from SECRET_KEY, so rotating one does not silently invalidate the other.
+_audit_key = env.str("AUDIT_HMAC_KEY", default="")
+if not _audit_key:
+    if not TESTING:
+        raise ImproperlyConfigured("AUDIT_HMAC_KEY is required (make run writes a development one to .env).")
+    _audit_key = "clarity-test-only-audit-hmac-key-not-for-production"
+AUDIT_HMAC_KEY = _audit_key.encode()
+# Seconds between after-commit sealing attempts per process (0: after every commit).
+AUDIT_SEAL_INTERVAL = env.float("AUDIT_SEAL_INTERVAL", default=0.05)
+
 # --- I18N / static --------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

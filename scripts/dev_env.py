@@ -12,6 +12,7 @@ ENV_FILE = Path(__file__).resolve().parent.parent / ".env"
 DEFAULTS = {
     "DJANGO_DEBUG": lambda: "true",
     "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
+    "AUDIT_HMAC_KEY": lambda: secrets.token_hex(32),
 }
 
 

@@ -98,4 +98,7 @@ def audit_denied(*, request, exc, view=None) -> None:
 
 
 def _after_commit():
-    """Hook for sealing the HMAC chain once the events are committed (issue #5)."""
+    """Seal the HMAC chain once these events are committed (see clarity/audit/chain.py)."""
+    from .chain import seal_soon
+
+    transaction.on_commit(seal_soon)

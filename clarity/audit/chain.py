@@ -1,0 +1,154 @@
+"""The tamper-evident audit chain.
+
+Every event gets `chain_seq` (1, 2, 3, … in sealing order), `prev_hash` (the previous
+event's hash; 64 zeros for the first) and
+`hash = HMAC-SHA256(AUDIT_HMAC_KEY, prev_hash ‖ canonical JSON of the event)`.
+
+Events are written unsealed inside the request's own transaction, so writers never wait
+on each other. After commit, `seal_pending()` chains every committed, unsealed event it
+finds, in id order, under a transaction-scoped advisory lock taken with
+`pg_try_advisory_xact_lock`: if another worker is already sealing, this one returns at
+once and its events are picked up by that sealer's next round, the next writer, or
+`verify_audit`. Under load one sealer seals many events per round. The unique
+`chain_seq` constraint makes a fork impossible even if the lock were bypassed.
+"""
+
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from .models import AuditEvent
+
+GENESIS = "0" * 64
+SEAL_BATCH = 2000
+# An arbitrary 63-bit constant naming "the audit sealer" in pg advisory-lock space.
+ADVISORY_LOCK_KEY = 0x0C1A_A17D_5EA1
+
+_last_attempt = 0.0
+
+CANONICAL_FIELDS = (
+    "id",
+    "chain_seq",
+    "occurred_at",
+    "actor_id",
+    "actor_username",
+    "actor_role",
+    "action",
+    "resource_type",
+    "resource_id",
+    "patient_id",
+    "ip",
+    "user_agent",
+    "request_id",
+    "outcome",
+    "break_glass",
+)
+
+
+def _canonical_value(value):
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat(timespec="microseconds")
+    return str(value)
+
+
+def canonical(event: AuditEvent, chain_seq: int) -> bytes:
+    data = {name: _canonical_value(getattr(event, name)) for name in CANONICAL_FIELDS if name != "chain_seq"}
+    data["chain_seq"] = chain_seq
+    data["patient_id"] = str(event.patient_id) if event.patient_id else None
+    data["actor_id"] = str(event.actor_id) if event.actor_id else None
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def compute_hash(prev_hash: str, event: AuditEvent, chain_seq: int) -> str:
+    key = settings.AUDIT_HMAC_KEY
+    return hmac.new(key, prev_hash.encode() + canonical(event, chain_seq), hashlib.sha256).hexdigest()
+
+
+def _try_lock() -> bool:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+            return bool(cursor.fetchone()[0])
+    # SQLite: the IMMEDIATE transaction already holds the database's single write lock.
+    return True
+
+
+def seal_pending(*, max_rounds: int = 50) -> int:
+    """Seal committed, unsealed events. Returns how many were sealed (0 if another sealer holds the lock)."""
+    sealed = 0
+    for _ in range(max_rounds):
+        with transaction.atomic():
+            if not _try_lock():
+                return sealed
+            last = AuditEvent.objects.filter(chain_seq__isnull=False).order_by("-chain_seq").values_list("chain_seq", "hash").first()
+            seq, prev = last if last else (0, GENESIS)
+            batch = list(AuditEvent.objects.filter(hash__isnull=True).order_by("id")[:SEAL_BATCH])
+            if not batch:
+                return sealed
+            rows = []
+            for event in batch:
+                seq += 1
+                digest = compute_hash(prev, event, seq)
+                rows.append((seq, prev, digest, event.id))
+                prev = digest
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    "UPDATE audit_auditevent SET chain_seq = %s, prev_hash = %s, hash = %s WHERE id = %s AND hash IS NULL",
+                    rows,
+                )
+            sealed += len(rows)
+        if len(batch) < SEAL_BATCH:
+            return sealed
+    return sealed
+
+
+def seal_soon() -> None:
+    """After-commit hook: seal, at most once per AUDIT_SEAL_INTERVAL seconds per process."""
+    global _last_attempt
+    now = time.monotonic()
+    if now - _last_attempt < settings.AUDIT_SEAL_INTERVAL:
+        return
+    _last_attempt = now
+    try:
+        seal_pending()
+    except Exception:  # noqa: BLE001 - sealing is retried by the next writer or verify_audit
+        import logging
+
+        logging.getLogger("clarity.audit").warning("audit_seal_deferred")
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    bad_event_id: int | None = None
+    reason: str = ""
+
+
+def verify_chain() -> VerifyResult:
+    """Walk the chain in chain_seq order; report the first event that breaks it."""
+    expected_seq = 1
+    prev = GENESIS
+    checked = 0
+    queryset = AuditEvent.objects.filter(chain_seq__isnull=False).order_by("chain_seq")
+    for event in queryset.iterator(chunk_size=2000):
+        if event.chain_seq != expected_seq:
+            return VerifyResult(False, checked, event.id, f"chain_seq {event.chain_seq} where {expected_seq} was expected (a row is missing)")
+        if event.prev_hash != prev:
+            return VerifyResult(False, checked, event.id, "prev_hash does not match the previous event's hash")
+        if not hmac.compare_digest(event.hash, compute_hash(prev, event, event.chain_seq)):
+            return VerifyResult(False, checked, event.id, "hash does not match the event's contents")
+        prev = event.hash
+        expected_seq += 1
+        checked += 1
+    unsealed = AuditEvent.objects.filter(hash__isnull=True).order_by("id").values_list("id", flat=True).first()
+    if unsealed is not None:
+        return VerifyResult(False, checked, unsealed, "event is not sealed")
+    return VerifyResult(True, checked)

@@ -1,0 +1,130 @@
+import threading
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection, connections
+
+from clarity.audit.chain import GENESIS, seal_pending, verify_chain
+from clarity.audit.models import AuditEvent
+from clarity.audit.services import AuditContext, audit_record
+
+
+def _write_events(n, actor=None):
+    ctx = AuditContext(actor=actor, ip="127.0.0.1", request_id="test")
+    return [audit_record(ctx, action="read", resource_type="patient", resource_id=str(i)) for i in range(n)]
+
+
+def _tamper(sql, params=()):
+    """Edit the trail behind the application's back, as an attacker with SQL access would."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # flush deferred FK checks so ALTER is allowed
+            cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_append_only")
+        else:
+            cursor.execute("DROP TRIGGER IF EXISTS audit_auditevent_no_update")
+            cursor.execute("DROP TRIGGER IF EXISTS audit_auditevent_no_delete")
+        cursor.execute(sql, params)
+
+
+@pytest.mark.django_db
+def test_sealing_links_every_event_into_one_verifiable_chain():
+    _write_events(5)
+    assert seal_pending() == 5
+    events = list(AuditEvent.objects.order_by("chain_seq"))
+    assert [e.chain_seq for e in events] == [1, 2, 3, 4, 5]
+    assert events[0].prev_hash == GENESIS
+    assert all(events[i].prev_hash == events[i - 1].hash for i in range(1, 5))
+    assert verify_chain().ok
+
+
+@pytest.mark.django_db
+def test_events_written_after_a_seal_extend_the_chain():
+    _write_events(2)
+    seal_pending()
+    _write_events(3)
+    assert seal_pending() == 3
+    assert verify_chain().ok
+    assert verify_chain().checked == 5
+
+
+@pytest.mark.django_db
+def test_verify_audit_seals_pending_events_and_passes():
+    _write_events(3)
+    call_command("verify_audit")
+    assert not AuditEvent.objects.filter(hash__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_verify_audit_catches_an_edited_row():
+    events = _write_events(4)
+    seal_pending()
+    _tamper("UPDATE audit_auditevent SET actor_username = %s WHERE id = %s", ["mallory", events[2].id])
+    result = verify_chain()
+    assert not result.ok and result.bad_event_id == events[2].id
+    with pytest.raises(CommandError, match=f"event {events[2].id}"):
+        call_command("verify_audit", "--no-seal")
+
+
+@pytest.mark.django_db
+def test_verify_audit_catches_a_deleted_row():
+    events = _write_events(4)
+    seal_pending()
+    _tamper("DELETE FROM audit_auditevent WHERE id = %s", [events[1].id])
+    result = verify_chain()
+    assert not result.ok and result.bad_event_id == events[2].id
+    with pytest.raises(CommandError):
+        call_command("verify_audit", "--no-seal")
+
+
+@pytest.mark.django_db
+def test_verify_audit_catches_reordered_rows():
+    events = _write_events(4)
+    seal_pending()
+    a, b = events[1].id, events[2].id
+    _tamper("UPDATE audit_auditevent SET chain_seq = -1 WHERE id = %s", [a])
+    _tamper("UPDATE audit_auditevent SET chain_seq = 2 WHERE id = %s", [b])
+    _tamper("UPDATE audit_auditevent SET chain_seq = 3 WHERE id = %s", [a])
+    result = verify_chain()
+    assert not result.ok and result.bad_event_id == b
+    with pytest.raises(CommandError):
+        call_command("verify_audit", "--no-seal")
+
+
+@pytest.mark.django_db
+def test_an_unsealed_event_fails_verification_without_sealing():
+    _write_events(1)
+    result = verify_chain()
+    assert not result.ok and result.reason == "event is not sealed"
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_and_sealers_never_fork_the_chain():
+    writers, per_writer = 8, 40
+    barrier = threading.Barrier(writers)
+    errors = []
+
+    def work():
+        try:
+            barrier.wait()
+            for i in range(per_writer):
+                from django.db import transaction
+
+                with transaction.atomic():
+                    audit_record(AuditContext(ip="127.0.0.1"), action="read", resource_type="patient", resource_id=str(i))
+                seal_pending()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    seal_pending()
+    result = verify_chain()
+    assert result.ok, result
+    assert result.checked == writers * per_writer
