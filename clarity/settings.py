@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+environ.Env.read_env(env.str("CLARITY_ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # pytest (>= 8.2) sets PYTEST_VERSION for the whole run; tests need no secrets file.
@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "clarity.api.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "clarity.urls"
@@ -133,6 +134,37 @@ SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+
+# --- Transport and browser security (HIPAA §164.312(e)) -----------------------------
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+if not DEBUG:
+    # TLS terminates at a proxy that sets X-Forwarded-Proto; plain HTTP is redirected.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # The test client speaks plain HTTP; production defaults to redirecting.
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not TESTING)
+    SECURE_REDIRECT_EXEMPT = [r"^health/"]
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    _host = (_db.get("HOST") or "").strip()
+    _loopback = _host in ("", "localhost", "127.0.0.1", "::1") or _host.startswith("/")
+    if (
+        _db["ENGINE"] == "django.db.backends.postgresql"
+        and not _loopback
+        and _db.get("OPTIONS", {}).get("sslmode") not in ("require", "verify-ca", "verify-full")
+    ):
+        raise ImproperlyConfigured(
+            "DATABASE_URL points off this host without TLS: add ?sslmode=verify-full (or require)."
+        )
 
 # --- Audit chain ------------------------------------------------------------------
 # HMAC key for the tamper-evident audit chain (hex or any string; >= 32 bytes). Never
