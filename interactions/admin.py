@@ -1,12 +1,14 @@
 from django.contrib import admin
 
-from clarity.admin_mixins import ReadOnlyAdminMixin
+from clarity.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin
 
 from .models import IdempotencyRecord, InteractionLog
 
 
 @admin.register(InteractionLog)
-class InteractionLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class InteractionLogAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    audit_resource_type = "interaction"
+
     list_display = ("id", "patient", "twin", "kind", "actor", "occurred_at", "recorded_at")
     list_filter = ("kind", "occurred_at")
     search_fields = ("=patient__id", "=patient__mrn", "=twin__id")

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from clarity.admin_mixins import AuditedAdminMixin
 from twins.models import DigitalTwin
 
 from .models import BreakGlassGrant, CareTeamMembership, Patient
@@ -27,7 +28,12 @@ class TwinInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    audit_resource_type = "patient"
+
+    def audit_patient_id(self, obj):
+        return obj.pk
+
     list_display = ("id", "mrn", "family_name", "given_name", "date_of_birth", "status", "version", "updated_at")
     list_filter = ("status", "sex")
     search_fields = ("=mrn", "family_name", "given_name")
@@ -42,7 +48,9 @@ class PatientAdmin(admin.ModelAdmin):
 
 
 @admin.register(CareTeamMembership)
-class CareTeamMembershipAdmin(admin.ModelAdmin):
+class CareTeamMembershipAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    audit_resource_type = "care_team"
+
     list_display = ("id", "patient", "clinician", "role", "created_at")
     list_filter = ("role",)
     search_fields = ("=patient__mrn", "clinician__username")

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from clarity.admin_mixins import ReadOnlyAdminMixin
+from clarity.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin
 
 from .models import DigitalTwin, TwinRevision
 
@@ -14,7 +14,9 @@ class RevisionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(DigitalTwin)
-class DigitalTwinAdmin(admin.ModelAdmin):
+class DigitalTwinAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    audit_resource_type = "twin"
+
     list_display = ("id", "patient", "name", "twin_type", "status", "version", "updated_at")
     list_filter = ("twin_type", "status")
     search_fields = ("=id", "=patient__mrn", "name")
@@ -32,7 +34,12 @@ class DigitalTwinAdmin(admin.ModelAdmin):
 
 
 @admin.register(TwinRevision)
-class TwinRevisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TwinRevisionAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    audit_resource_type = "twin_revision"
+
+    def audit_patient_id(self, obj):
+        return obj.twin.patient_id
+
     list_display = ("id", "twin", "version", "changed_by", "changed_at")
     list_filter = ("changed_at",)
     search_fields = ("=twin__id",)
