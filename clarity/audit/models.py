@@ -15,7 +15,6 @@ class Action(models.TextChoices):
     LOGOUT = "logout"
     DENIED = "denied"
     BREAK_GLASS = "break_glass"
-    PURGE = "purge"
 
 
 class Outcome(models.TextChoices):
