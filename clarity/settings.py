@@ -178,6 +178,19 @@ AUDIT_HMAC_KEY = _audit_key.encode()
 # Seconds between after-commit sealing attempts per process (0: after every commit).
 AUDIT_SEAL_INTERVAL = env.float("AUDIT_SEAL_INTERVAL", default=0.05)
 
+# --- Field-level encryption of contact PHI (clarity/crypto.py) ------------------------
+# PHI_ENCRYPTION_KEYS: "kid:base64-32-bytes,kid:..." newest first; PHI_BLIND_INDEX_KEY:
+# a separate HMAC key for exact-match search. Never derived from SECRET_KEY; required
+# everywhere but the test suite (make run writes development keys to .env).
+PHI_ENCRYPTION_KEYS = env.str("PHI_ENCRYPTION_KEYS", default="")
+_blind_key = env.str("PHI_BLIND_INDEX_KEY", default="")
+if not PHI_ENCRYPTION_KEYS or not _blind_key:
+    if not TESTING:
+        raise ImproperlyConfigured("PHI_ENCRYPTION_KEYS and PHI_BLIND_INDEX_KEY are required (make run writes development keys to .env).")
+    PHI_ENCRYPTION_KEYS = PHI_ENCRYPTION_KEYS or "test1:" + "dGVzdC1vbmx5LXBoaS1rZXktMzItYnl0ZXMtbG9uZyE="
+    _blind_key = _blind_key or "test-only-blind-index-key"
+PHI_BLIND_INDEX_KEY = _blind_key.encode()
+
 # --- I18N / static --------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -4,6 +4,7 @@ Random secrets are generated here on the developer's machine; nothing secret is 
 An existing `.env` is left alone (only missing variables are appended).
 """
 
+import base64
 import secrets
 from pathlib import Path
 
@@ -13,6 +14,8 @@ DEFAULTS = {
     "DJANGO_DEBUG": lambda: "true",
     "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
     "AUDIT_HMAC_KEY": lambda: secrets.token_hex(32),
+    "PHI_ENCRYPTION_KEYS": lambda: "dev1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="),
+    "PHI_BLIND_INDEX_KEY": lambda: secrets.token_hex(32),
 }
 
 

@@ -1,5 +1,6 @@
 """Production settings: hardened, and refusing to start without their secrets."""
 
+import base64
 import os
 import secrets
 import subprocess
@@ -18,6 +19,8 @@ def _run(env_overrides, *args):
             "DJANGO_DEBUG": "false",
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
             "AUDIT_HMAC_KEY": secrets.token_hex(32),
+            "PHI_ENCRYPTION_KEYS": "k1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            "PHI_BLIND_INDEX_KEY": secrets.token_hex(32),
             "DJANGO_ALLOWED_HOSTS": "clarity.example.org",
             # An empty .env path keeps a developer's local .env out of this check.
             "CLARITY_ENV_FILE": "/nonexistent",
@@ -34,7 +37,7 @@ def test_check_deploy_reports_no_warnings_in_production_settings():
     assert "no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "AUDIT_HMAC_KEY"])
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "AUDIT_HMAC_KEY", "PHI_ENCRYPTION_KEYS", "PHI_BLIND_INDEX_KEY"])
 def test_production_refuses_to_start_without_a_secret(missing):
     result = _run({missing: None}, "check")
     assert result.returncode != 0
