@@ -19,8 +19,10 @@ from .selectors import twin_access_for
 LIVE_TWIN_CONFLICT = "The patient already has a live (non-archived) twin of this type."
 
 UPDATABLE_FIELDS = ("name", "status", "configuration", "state")
-# full_clean would fetch each related row just to confirm it exists; the caller holds them.
-FK_FIELDS = ["patient", "created_by"]
+# full_clean would fetch each related row just to confirm it exists (the caller holds
+# them), and would call an empty configuration "blank"; `{}` is a valid configuration,
+# checked, like every other, by validate_configuration.
+CLEAN_EXCLUDE = ["patient", "created_by", "configuration"]
 
 
 def _check_configuration(configuration) -> None:
@@ -65,7 +67,7 @@ def twin_create(*, actor: User, patient_id, name: str, twin_type: str, configura
                 created_at=now,
                 updated_at=now,
             )
-            twin.full_clean(exclude=FK_FIELDS, validate_unique=False, validate_constraints=False)
+            twin.full_clean(exclude=CLEAN_EXCLUDE, validate_unique=False, validate_constraints=False)
             twin.save(force_insert=True)
             TwinRevision.objects.create(twin=twin, version=1, configuration=configuration, changed_by=actor, changed_at=now)
             audit_record(ctx, action=Action.CREATE, resource_type="twin", resource_id=twin.pk, patient_id=twin.patient_id)
@@ -103,7 +105,7 @@ def twin_update(*, actor: User, twin_id, data: dict, if_match: IfMatch | None, c
             if changed:
                 for key in changed:
                     setattr(twin, key, data[key])
-                twin.full_clean(exclude=FK_FIELDS, validate_unique=False, validate_constraints=False)
+                twin.full_clean(exclude=CLEAN_EXCLUDE, validate_unique=False, validate_constraints=False)
                 twin.version += 1
                 twin.updated_at = timezone.now()
                 twin.save(update_fields=[*changed, "version", "updated_at"])
