@@ -232,6 +232,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "UserRoleEnum": "clarity.users.models.Role.choices",
         "CareTeamRoleEnum": "patients.models.CareTeamRole.choices",
+        "PatientStatusEnum": "patients.models.PatientStatus.choices",
+        "TwinStatusEnum": "twins.models.TwinStatus.choices",
+        "TwinTypeEnum": "twins.models.TwinType.choices",
     },
 }
 

@@ -10,6 +10,7 @@ from clarity.audit.views import AuditEventListView
 api_v1 = [
     path("", include("clarity.users.urls")),
     path("", include("patients.urls")),
+    path("", include("twins.urls")),
     path("audit-events/", AuditEventListView.as_view(), name="audit-events"),
 ]
 

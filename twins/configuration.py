@@ -41,7 +41,8 @@ def validate_configuration(config, prefix="configuration") -> dict[str, list[str
         return {prefix: ["Must be a JSON object."]}
     for key in config:
         if key not in KEYS:
-            errors[f"{prefix}.{key}"] = ["Unknown key."]
+            # Key names come from the client: cut to a length fit for an error path.
+            errors[f"{prefix}.{str(key)[:64]}"] = ["Unknown key."]
     if "simulation_granularity_hours" in config:
         value = config["simulation_granularity_hours"]
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 168:
@@ -63,7 +64,7 @@ def validate_configuration(config, prefix="configuration") -> dict[str, list[str
         else:
             for key, value in thresholds.items():
                 if key not in ALERT_THRESHOLDS:
-                    errors[f"{path}.{key}"] = ["Unknown key."]
+                    errors[f"{path}.{str(key)[:64]}"] = ["Unknown key."]
                     continue
                 low, high = ALERT_THRESHOLDS[key]
                 if not _is_number(value) or value < low or (high is not None and value > high):

@@ -1,0 +1,141 @@
+"""Selectors and services below the HTTP layer: scope in SQL, transactions, race paths."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+
+from clarity.api.errors import Forbidden, OutOfScope
+from clarity.audit.services import AuditContext
+from clarity.users.tests.factories import UserFactory
+from patients.selectors import Access
+from patients.services import Conflict
+from twins import services
+from twins.models import DigitalTwin, TwinRevision, TwinStatus
+from twins.selectors import twin_access_for, twins_visible_to
+
+from .helpers import (
+    fast_password_hashing,  # noqa: F401 (autouse fixture)
+    grant_break_glass,
+    make_patient,
+    make_twin,
+)
+
+
+@pytest.fixture
+def two_patients(clinician, other_clinician, patient_user):
+    mine = make_patient(primary=clinician, user=patient_user)
+    theirs = make_patient(primary=other_clinician)
+    return make_twin(mine), make_twin(theirs)
+
+
+def test_admin_sees_every_twin(admin_user, two_patients):
+    assert set(twins_visible_to(admin_user)) == set(two_patients)
+
+
+def test_clinician_sees_only_twins_of_care_team_patients(clinician, two_patients):
+    assert list(twins_visible_to(clinician)) == [two_patients[0]]
+
+
+def test_patient_sees_only_own_twins(patient_user, two_patients):
+    assert list(twins_visible_to(patient_user)) == [two_patients[0]]
+
+
+def test_researcher_sees_no_twins(researcher, two_patients):
+    assert list(twins_visible_to(researcher)) == []
+
+
+def test_break_glass_does_not_add_twins_to_the_clinician_list(other_clinician, two_patients):
+    grant_break_glass(two_patients[0].patient, other_clinician)
+
+    assert list(twins_visible_to(other_clinician)) == [two_patients[1]]
+
+
+def test_twin_scope_is_one_query(clinician, two_patients, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        list(twins_visible_to(clinician))
+
+
+def test_twin_access_reports_the_callers_level(clinician, other_clinician, admin_user, patient_user, two_patients):
+    mine, _theirs = two_patients
+    rescuer = UserFactory(role="clinician")
+    grant_break_glass(mine.patient, rescuer)
+
+    levels = {user.role + ("-bg" if user == rescuer else ""): twin_access_for(user, mine.pk).level for user in (clinician, admin_user, patient_user, rescuer)}
+
+    assert levels == {"clinician": Access.PRIMARY, "admin": Access.ADMIN, "patient": Access.SELF, "clinician-bg": Access.BREAK_GLASS}
+
+
+def test_twin_access_takes_two_queries(clinician, two_patients, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        twin_access_for(clinician, two_patients[0].pk)
+
+
+def test_twin_access_hides_out_of_scope_twins_as_missing(clinician, two_patients):
+    with pytest.raises(OutOfScope) as caught:
+        twin_access_for(clinician, two_patients[1].pk)
+
+    assert (caught.value.resource_type, caught.value.resource_id) == ("twin", str(two_patients[1].pk))
+
+
+def test_twin_access_refuses_researchers(researcher, two_patients):
+    with pytest.raises(Forbidden):
+        twin_access_for(researcher, two_patients[0].pk)
+
+
+def test_twin_create_turns_a_lost_race_into_a_conflict(clinician, monkeypatch):
+    patient = make_patient(primary=clinician)
+    make_twin(patient, twin_type="psychiatric")
+    # A concurrent request that passed the pre-check before this one committed.
+    monkeypatch.setattr(services, "_live_twin_exists", lambda **kwargs: False)
+
+    with pytest.raises(Conflict):
+        services.twin_create(actor=clinician, patient_id=patient.pk, name="Race", twin_type="psychiatric", configuration={}, ctx=AuditContext(actor=clinician))
+
+    assert DigitalTwin.objects.filter(patient=patient).count() == 1
+    assert TwinRevision.objects.count() == 1
+
+
+def test_twin_update_turns_a_lost_unarchive_race_into_a_conflict(clinician, monkeypatch):
+    patient = make_patient(primary=clinician)
+    archived = make_twin(patient, status=TwinStatus.ARCHIVED)
+    make_twin(patient)
+    monkeypatch.setattr(services, "_live_twin_exists", lambda **kwargs: False)
+
+    with pytest.raises(Conflict):
+        services.twin_update(actor=clinician, twin_id=archived.pk, data={"status": "active"}, if_match=None, ctx=AuditContext(actor=clinician))
+
+    archived.refresh_from_db()
+    assert (archived.status, archived.version) == (TwinStatus.ARCHIVED, 1)
+
+
+def test_the_database_refuses_a_second_live_twin_of_a_type(clinician):
+    patient = make_patient(primary=clinician)
+    make_twin(patient)
+
+    with pytest.raises(IntegrityError):
+        DigitalTwin.objects.create(patient=patient, name="Dup", twin_type="psychiatric")
+
+
+def test_twin_update_validates_configuration_keyed_by_field(clinician):
+    twin = make_twin(make_patient(primary=clinician))
+
+    with pytest.raises(ValidationError) as caught:
+        services.twin_update(
+            actor=clinician,
+            twin_id=twin.pk,
+            data={"configuration": {"simulation_granularity_hours": 0, "x": 1}},
+            if_match=None,
+            ctx=AuditContext(actor=clinician),
+        )
+
+    assert set(caught.value.message_dict) == {"configuration.simulation_granularity_hours", "configuration.x"}
+
+
+def test_twin_update_refuses_break_glass_writes(clinician):
+    patient = make_patient(primary=clinician)
+    twin = make_twin(patient)
+    rescuer = UserFactory(role="clinician")
+    grant_break_glass(patient, rescuer)
+
+    with pytest.raises(Forbidden):
+        services.twin_update(actor=rescuer, twin_id=twin.pk, data={"name": "No"}, if_match=None, ctx=AuditContext(actor=rescuer))
