@@ -34,6 +34,15 @@ serve: install
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Load benchmark on the production server and PostgreSQL (README, "Performance").
+# DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/clarity_bench; needs wrk.
+bench: install
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Interactions page latency at 10^5, 10^6, 10^7 interactions for one patient, with EXPLAIN.
+bench-scale: install
+	$(PY) -m bench.run --scale $(BENCH_ARGS)
+
 lint: install
 	$(PY) -m ruff check .
 
