@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clarity.users.tests.factories import UserFactory
-from interactions.models import InteractionLog
+from interactions.models import IdempotencyRecord, InteractionLog
 from interactions.payloads import MAX_PAYLOAD_BYTES
 from interactions.tests.factories import InteractionLogFactory
 from patients.tests.factories import PatientFactory
@@ -95,6 +95,19 @@ def test_entries_without_idempotency_keys_and_keys_of_other_actors_are_accepted(
     )
 
     assert InteractionLog.objects.count() == 4
+
+
+def test_a_reused_idempotency_record_key_for_the_same_actor_is_refused_by_the_database():
+    actor = UserFactory()
+    record = {"actor": actor, "key": "abc", "request_fingerprint": "f" * 64, "response_status": 201, "response_body": {}}
+    IdempotencyRecord.objects.create(**record)
+    with pytest.raises(
+        IntegrityError, match=r"interactions_idempotencyrecord_unique_key|interactions_idempotencyrecord\.actor_id"
+    ), transaction.atomic():
+        IdempotencyRecord.objects.create(**record)
+
+    with pytest.raises(ValidationError, match="Actor and Key"):
+        IdempotencyRecord(**record).full_clean()
 
 
 # --- full_clean() ------------------------------------------------------------------------------
