@@ -36,7 +36,8 @@ class InteractionLog(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="interactions"
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    payload = models.JSONField()
+    # blank=True: {} is a valid payload for most kinds; clean() applies the per-kind rules.
+    payload = models.JSONField(blank=True)
     occurred_at = models.DateTimeField()
     recorded_at = models.DateTimeField(db_default=Now())
     # "<Idempotency-Key>:<index in the request>" when the client sent a key.

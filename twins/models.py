@@ -40,7 +40,9 @@ class DigitalTwin(models.Model):
     name = models.CharField(max_length=200)
     twin_type = models.CharField(max_length=32, choices=TwinType.choices)
     status = models.CharField(max_length=16, choices=TwinStatus.choices, default=TwinStatus.INITIALIZING)
-    configuration = models.JSONField(default=empty_configuration)
+    # blank=True: {} is a valid (all-defaults) configuration, not a missing one; clean()
+    # still rejects anything that is not an object.
+    configuration = models.JSONField(default=empty_configuration, blank=True)
     state = models.JSONField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(
@@ -87,7 +89,7 @@ class TwinRevision(models.Model):
 
     twin = models.ForeignKey(DigitalTwin, on_delete=models.PROTECT, related_name="revisions")
     version = models.PositiveIntegerField()
-    configuration = models.JSONField()
+    configuration = models.JSONField(blank=True)
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="twin_revisions"
     )
@@ -103,3 +105,9 @@ class TwinRevision(models.Model):
 
     def __str__(self):
         return f"twin revision {self.twin_id} v{self.version}"
+
+    def clean(self):
+        super().clean()
+        errors = validate_configuration(self.configuration)
+        if errors:
+            raise ValidationError({"configuration": [f"{path}: {msgs[0]}" for path, msgs in errors.items()]})

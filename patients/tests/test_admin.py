@@ -1,0 +1,70 @@
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from patients.models import BreakGlassGrant
+from patients.tests.factories import CareTeamMembershipFactory
+from twins.tests.factories import DigitalTwinFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_admin_lists_searches_and_opens_patients(admin_client):
+    membership = CareTeamMembershipFactory(role="primary", patient__family_name="Lovelace")
+    DigitalTwinFactory(patient=membership.patient)
+    patient = membership.patient
+
+    changelist = admin_client.get(reverse("admin:patients_patient_changelist"))
+    by_mrn = admin_client.get(reverse("admin:patients_patient_changelist"), {"q": patient.mrn})
+    by_name = admin_client.get(reverse("admin:patients_patient_changelist"), {"q": "Lovelace"})
+    change = admin_client.get(reverse("admin:patients_patient_change", args=[patient.pk]))
+
+    assert changelist.status_code == 200
+    assert by_mrn.status_code == 200 and by_mrn.context["cl"].result_count == 1
+    assert by_name.status_code == 200 and by_name.context["cl"].result_count == 1
+    assert change.status_code == 200
+
+
+def test_admin_lists_searches_and_opens_care_team_memberships(admin_client):
+    membership = CareTeamMembershipFactory()
+
+    changelist = admin_client.get(reverse("admin:patients_careteammembership_changelist"))
+    search = admin_client.get(
+        reverse("admin:patients_careteammembership_changelist"), {"q": membership.clinician.username}
+    )
+    change = admin_client.get(reverse("admin:patients_careteammembership_change", args=[membership.pk]))
+
+    assert changelist.status_code == 200
+    assert search.status_code == 200 and search.context["cl"].result_count == 1
+    assert change.status_code == 200
+
+
+def test_admin_shows_break_glass_grants_read_only(admin_client):
+    membership = CareTeamMembershipFactory()
+    now = timezone.now()
+    grant = BreakGlassGrant.objects.create(
+        patient=membership.patient,
+        clinician=membership.clinician,
+        reason="Patient in crisis at the emergency department",
+        expires_at=now + datetime.timedelta(hours=4),
+    )
+
+    changelist = admin_client.get(reverse("admin:patients_breakglassgrant_changelist"))
+    search = admin_client.get(reverse("admin:patients_breakglassgrant_changelist"), {"q": membership.patient.mrn})
+    change = admin_client.get(reverse("admin:patients_breakglassgrant_change", args=[grant.pk]))
+    add = admin_client.get(reverse("admin:patients_breakglassgrant_add"))
+
+    assert changelist.status_code == 200
+    assert search.status_code == 200 and search.context["cl"].result_count == 1
+    assert change.status_code == 200 and b'name="_save"' not in change.content
+    assert add.status_code == 403
+
+
+def test_admin_cannot_delete_a_patient(admin_client):
+    patient = CareTeamMembershipFactory().patient
+
+    response = admin_client.get(reverse("admin:patients_patient_delete", args=[patient.pk]))
+
+    assert response.status_code == 403
