@@ -1,0 +1,112 @@
+"""Django's own middleware without a thread hop per hook under ASGI.
+
+Under ASGI, Django's MiddlewareMixin runs every process_request/process_response in its
+own sync_to_async hop, in case it blocks: 13 hops per request for our middleware list,
+which cost more than the view itself (PERFORMANCE.md). The subclasses below run the hooks
+that do no I/O directly on the event loop, and hop only in the cases that can touch the
+database (a session to save, messages to store). Sync mode (tests, WSGI) is unchanged.
+Checked against Django 5.2's implementations of each hook.
+
+settings.MIDDLEWARE keeps Django's own dotted paths (the deploy and admin system checks
+look for them); `ASGIHandler` below, used by clarity/asgi.py, loads these subclasses in
+their place.
+"""
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth import middleware as auth_middleware
+from django.contrib.messages import middleware as messages_middleware
+from django.contrib.sessions import middleware as session_middleware
+from django.core.handlers import asgi
+from django.middleware import clickjacking, common, csrf, security
+from django.test.utils import override_settings
+
+
+class InlineHooksMixin:
+    """Run process_request/process_response on the event loop; `response_needs_thread` says when not to."""
+
+    def response_needs_thread(self, request) -> bool:
+        return False
+
+    async def __acall__(self, request):
+        response = None
+        if hasattr(self, "process_request"):
+            response = self.process_request(request)
+        response = response or await self.get_response(request)
+        if hasattr(self, "process_response"):
+            if self.response_needs_thread(request):
+                response = await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
+            else:
+                response = self.process_response(request, response)
+        return response
+
+
+class SecurityMiddleware(InlineHooksMixin, security.SecurityMiddleware):
+    """SSL redirect and security headers: settings and headers only."""
+
+
+class CommonMiddleware(InlineHooksMixin, common.CommonMiddleware):
+    """Host/user-agent checks, slash redirects (URL resolving), Content-Length: no I/O."""
+
+
+class XFrameOptionsMiddleware(InlineHooksMixin, clickjacking.XFrameOptionsMiddleware):
+    """One header."""
+
+
+class AuthenticationMiddleware(InlineHooksMixin, auth_middleware.AuthenticationMiddleware):
+    """Sets a lazy `request.user`; the session is read only when something evaluates it."""
+
+
+class SessionMiddleware(InlineHooksMixin, session_middleware.SessionMiddleware):
+    """The store is created lazily; only saving it (see process_response) does I/O."""
+
+    def response_needs_thread(self, request) -> bool:
+        session = getattr(request, "session", None)
+        return session is not None and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST) and not session.is_empty()
+
+
+class MessageMiddleware(InlineHooksMixin, messages_middleware.MessageMiddleware):
+    """Storing messages can write the session; nothing to store means no I/O."""
+
+    def response_needs_thread(self, request) -> bool:
+        storage = getattr(request, "_messages", None)
+        return storage is not None and (storage.used or storage.added_new)
+
+
+class CsrfViewMiddleware(InlineHooksMixin, csrf.CsrfViewMiddleware):
+    """Cookie-based CSRF (CSRF_USE_SESSIONS is off): no I/O, except reading a form body in process_view."""
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        if self.async_mode:
+            self.process_view = self._process_view_async
+
+    async def _process_view_async(self, request, callback, callback_args, callback_kwargs):
+        # The first two checks of CsrfViewMiddleware.process_view; the API's views are csrf_exempt (DRF checks CSRF
+        # itself for session-authenticated requests), so they never hop.
+        if getattr(request, "csrf_processing_done", False) or getattr(callback, "csrf_exempt", False):
+            return None
+        return await sync_to_async(super().process_view, thread_sensitive=True)(request, callback, callback_args, callback_kwargs)
+
+
+REPLACEMENTS = {
+    f"{base.__module__}.{base.__qualname__}": f"{__name__}.{cls.__qualname__}"
+    for cls in (
+        SecurityMiddleware,
+        SessionMiddleware,
+        CommonMiddleware,
+        CsrfViewMiddleware,
+        AuthenticationMiddleware,
+        MessageMiddleware,
+        XFrameOptionsMiddleware,
+    )
+    for base in cls.__bases__[1:]
+}
+
+
+class ASGIHandler(asgi.ASGIHandler):
+    """Django's ASGI handler, building its middleware chain from the hop-free subclasses above."""
+
+    def load_middleware(self, is_async=False):
+        with override_settings(MIDDLEWARE=[REPLACEMENTS.get(path, path) for path in settings.MIDDLEWARE]):
+            super().load_middleware(is_async)
