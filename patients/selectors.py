@@ -66,6 +66,8 @@ def patient_access_for(user, patient_id, *, queryset=None, lock: bool = False) -
     queryset = queryset if queryset is not None else Patient.objects.all()
     if lock:
         queryset = queryset.select_for_update(of=("self",))
+    # One row at most (a pk lookup): no ORDER BY, so Meta.ordering is neither compiled nor sorted on.
+    queryset = queryset.order_by()
     if user.role == "admin":
         patient = queryset.filter(pk=patient_id).first()
         level = Access.ADMIN
@@ -77,7 +79,7 @@ def patient_access_for(user, patient_id, *, queryset=None, lock: bool = False) -
             queryset.filter(pk=patient_id)
             .annotate(
                 _team_role=Subquery(
-                    CareTeamMembership.objects.filter(patient=OuterRef("pk"), clinician=user).values("role")[:1]
+                    CareTeamMembership.objects.filter(patient=OuterRef("pk"), clinician=user).order_by().values("role")[:1]
                 ),
                 _glass=Exists(
                     BreakGlassGrant.objects.filter(
