@@ -1,13 +1,17 @@
 """Reads for patients: the access scope lives here and is applied in SQL."""
 
+import re
 from typing import NamedTuple
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
 from clarity.api.errors import Forbidden, OutOfScope
+from clarity.crypto import blind_index
 
 from .models import BreakGlassGrant, CareTeamMembership, Patient
+
+PHONE_LIKE = re.compile(r"^\+[0-9 ().-]{2,20}$")
 
 
 class Access:
@@ -47,6 +51,15 @@ def patients_visible_to(user):
     if user.role == "patient":
         return queryset.filter(user=user)
     return queryset.none()
+
+
+def search_filter(term: str) -> Q:
+    """`?search=`: a name prefix or exact MRN; an email or E.164 phone matches its blind index exactly."""
+    if "@" in term:
+        return Q(email_bidx=blind_index(term, "email"))
+    if PHONE_LIKE.match(term):
+        return Q(phone_bidx=blind_index(term, "phone")) | Q(mrn=term)
+    return Q(family_name__istartswith=term) | Q(given_name__istartswith=term) | Q(mrn=term)
 
 
 def with_care_team(queryset):

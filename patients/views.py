@@ -1,5 +1,4 @@
 from django.db import transaction
-from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -15,7 +14,7 @@ from clarity.audit.services import audit_record, audit_record_many
 
 from . import services
 from .models import CareTeamMembership, Patient, PatientStatus
-from .selectors import patient_access_for, patients_visible_to, with_care_team
+from .selectors import patient_access_for, patients_visible_to, search_filter, with_care_team
 from .serializers import (
     BreakGlassGrantSerializer,
     BreakGlassRequestSerializer,
@@ -47,7 +46,12 @@ class PatientListView(ApiView):
     @extend_schema(
         operation_id="patients_list",
         parameters=[
-            OpenApiParameter("search", str, description="Name prefix (given or family, case-insensitive) or exact MRN."),
+            OpenApiParameter(
+                "search",
+                str,
+                description="Name prefix (given or family, case-insensitive) or exact MRN; an email address or "
+                "E.164 phone number matches exactly (through a blind index: contact details are encrypted).",
+            ),
             OpenApiParameter("status", str, enum=PatientStatus.values),
             *PAGE_PARAMETERS,
         ],
@@ -76,7 +80,7 @@ class PatientListView(ApiView):
             term = search.strip()
             if not term or len(term) > 150:
                 raise Problem(400, "A query parameter is invalid.", errors={"search": ["Must be 1 to 150 characters."]})
-            queryset = queryset.filter(Q(family_name__istartswith=term) | Q(given_name__istartswith=term) | Q(mrn=term))
+            queryset = queryset.filter(search_filter(term))
         wanted = choice_param(request, "status", PatientStatus.values)
         if wanted:
             queryset = queryset.filter(status=wanted)
