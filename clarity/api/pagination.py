@@ -24,7 +24,8 @@ def page_size_from(request) -> int:
     raw = request.query_params.get("page_size")
     if raw is None:
         return DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    # ASCII digits only: str.isdigit() also accepts "²" (int() then raises: a 500) and "٣".
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise Problem(400, "A query parameter is invalid.", errors={"page_size": [f"Must be an integer from 1 to {MAX_PAGE_SIZE}."]})
     return int(raw)
 
