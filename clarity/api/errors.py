@@ -15,6 +15,7 @@ from django.db import DatabaseError, IntegrityError, InterfaceError, Operational
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
 
+from clarity.api.parsers import BodyRejected
 from clarity.api.renderers import dumps
 
 logger = logging.getLogger("clarity.api")
@@ -199,6 +200,9 @@ def problem_exception_handler(exc, context):
 
     if isinstance(exc, exceptions.ValidationError):
         return problem_response(400, "The request is invalid.", errors=flatten_errors(exc.detail))
+    if isinstance(exc, BodyRejected):
+        # Valid JSON refused for its shape (NUL, depth): the parser's fixed message says which.
+        return problem_response(400, str(exc.detail))
     if isinstance(exc, exceptions.ParseError):
         return problem_response(400, "The request body is not valid JSON.")
     if isinstance(exc, exceptions.UnsupportedMediaType):
