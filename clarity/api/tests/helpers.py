@@ -108,3 +108,22 @@ def audit_field_values() -> list[str]:
 
 def patient_user(**kwargs) -> User:
     return UserFactory(role="patient", **kwargs)
+
+
+def bulk_patients(count: int, *, primary, consulting=None) -> list[Patient]:
+    """Many patients, each with `primary` (and optionally `consulting`) on its care team, in three INSERTs."""
+    n = next(_sequence)
+    patients = Patient.objects.bulk_create(
+        Patient(
+            mrn=f"BULK{n}-{i:05d}",
+            given_name=f"Bulk{i:05d}",
+            family_name=f"Family{n}",
+            date_of_birth=datetime.date(1970, 1, 1) + datetime.timedelta(days=i),
+        )
+        for i in range(count)
+    )
+    members = [CareTeamMembership(patient=p, clinician=primary, role="primary") for p in patients]
+    if consulting is not None:
+        members += [CareTeamMembership(patient=p, clinician=consulting, role="consulting") for p in patients]
+    CareTeamMembership.objects.bulk_create(members)
+    return patients
