@@ -11,7 +11,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
 
@@ -181,6 +181,11 @@ def problem_exception_handler(exc, context):
         # A uniqueness race or any other constraint the database judged: never a 500.
         logger.info("integrity_conflict")
         return problem_response(409, "The request conflicts with existing data (a uniqueness or integrity rule).")
+    elif isinstance(exc, DataError):
+        # The database refused a value (SQLSTATE class 22: NUL in text, out of range...):
+        # input the API should have caught, still the client's input, so 400 and never a 500.
+        logger.warning("data_error")
+        return problem_response(400)
     elif isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database_unavailable")
         return problem_response(503, headers={"Retry-After": str(RETRY_AFTER_DB_SECONDS)})

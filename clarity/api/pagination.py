@@ -65,6 +65,9 @@ class KeysetPaginator:
         for (name, _desc), value in zip(self.fields, values, strict=True):
             if not isinstance(value, str | int) or isinstance(value, bool):
                 raise _bad_cursor()
+            # A NUL in a text value would reach PostgreSQL, which refuses it with a DataError (500).
+            if isinstance(value, str) and "\x00" in value:
+                raise _bad_cursor()
             field = model._meta.get_field(name)
             try:
                 python_value = field.to_python(value)
