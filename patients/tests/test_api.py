@@ -508,3 +508,33 @@ def test_unlinking_a_login_removes_the_patients_access(clinician, patient_user):
     bearer_client(clinician).patch(detail_url(patient), {"user": None}, format="json")
 
     assert bearer_client(patient_user).get(detail_url(patient)).status_code == 404
+
+
+@pytest.mark.parametrize("status", ["inactive", "active"])
+def test_a_consulting_clinician_cannot_change_status_by_patch(clinician, other_clinician, status):
+    # DELETE (which marks inactive) is for the admin and the primary; PATCH must not bypass that.
+    patient = make_patient(primary=clinician, consulting=[other_clinician], status="active" if status == "inactive" else "inactive")
+
+    response = bearer_client(other_clinician).patch(detail_url(patient), {"status": status}, format="json")
+
+    assert_problem(response, 403)
+    patient.refresh_from_db()
+    assert patient.status != status
+    assert patient.version == 1
+
+
+def test_the_primary_can_reactivate_a_patient_by_patch(clinician):
+    patient = make_patient(primary=clinician, status="inactive")
+
+    response = bearer_client(clinician).patch(detail_url(patient), {"status": "active"}, format="json")
+
+    assert response.status_code == 200
+    assert body_of(response)["status"] == "active"
+
+
+def test_a_consulting_clinician_can_still_patch_other_fields(clinician, other_clinician):
+    patient = make_patient(primary=clinician, consulting=[other_clinician])
+
+    response = bearer_client(other_clinician).patch(detail_url(patient), {"phone": "+14155550199"}, format="json")
+
+    assert response.status_code == 200

@@ -1,5 +1,7 @@
 """Every error is an RFC 9457 problem that never echoes what the client sent."""
 
+import json
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -218,3 +220,83 @@ def test_an_unexpected_exception_is_a_500_problem_without_details(doctor, monkey
     assert_problem(response, 500)
     assert SECRET.encode() not in response.content
     assert b"RuntimeError" not in response.content
+
+
+def _cursor_with(value: str) -> str:
+    import base64
+
+    raw = json.dumps({"v": [value, "b", "6f1c8f9e-4a47-4a5e-9a47-0e5c6a7b8c9d"], "r": False}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"search": "An\x00n"}, {"status": "active\x00"}, {"cursor": "\x00"}, {"cursor": _cursor_with("a\x00")}, {"page_size": "5\x00"}],
+)
+def test_a_nul_character_in_a_query_parameter_gets_400_not_500(admin_user, clinician, query):
+    # PostgreSQL refuses NUL in text parameters; that must surface as a client error.
+    make_patient(primary=clinician)
+    client = bearer_client(admin_user)
+    client.raise_request_exception = False
+
+    response = client.get("/api/v1/patients/", query)
+
+    assert_problem(response, 400)
+
+
+def test_a_nul_character_in_an_audit_filter_gets_400(admin_user):
+    client = bearer_client(admin_user)
+    client.raise_request_exception = False
+
+    response = client.get("/api/v1/audit-events/", {"action": "read\x00"})
+
+    assert_problem(response, 400)
+
+
+@pytest.mark.parametrize("method", ["options"])
+def test_options_is_not_advertised_in_allow_when_it_is_refused(doctor, clinician, method):
+    patient = make_patient(primary=clinician)
+
+    response = getattr(doctor, method)(f"/api/v1/patients/{patient.pk}/")
+
+    assert_problem(response, 405)
+    assert "OPTIONS" not in response["Allow"]
+    assert set(response["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "PATCH", "DELETE"}
+
+
+def test_head_on_a_readable_resource_answers_like_get_without_a_body(doctor, clinician):
+    patient = make_patient(primary=clinician)
+
+    response = doctor.head(f"/api/v1/patients/{patient.pk}/")
+
+    assert response.status_code == 200
+    assert response["ETag"] == '"1"'
+
+
+def test_a_nul_character_inside_a_users_list_cursor_gets_400(admin_user):
+    import base64
+
+    raw = json.dumps({"v": ["adm\x00", "6f1c8f9e-4a47-4a5e-9a47-0e5c6a7b8c9d"], "r": False}).encode()
+    client = bearer_client(admin_user)
+    client.raise_request_exception = False
+
+    response = client.get("/api/v1/users/", {"cursor": base64.urlsafe_b64encode(raw).decode()})
+
+    assert "cursor" in assert_problem(response, 400)["errors"]
+
+
+def test_a_value_the_database_refuses_is_a_400_not_a_500(doctor, monkeypatch):
+    from django.db import DataError
+
+    from patients import views
+
+    def refuse(*args, **kwargs):
+        raise DataError("invalid byte sequence")
+
+    monkeypatch.setattr(views, "patients_visible_to", refuse)
+    doctor.raise_request_exception = False
+
+    response = doctor.get("/api/v1/patients/")
+
+    assert_problem(response, 400)
+    assert b"byte sequence" not in response.content

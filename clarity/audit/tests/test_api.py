@@ -343,3 +343,17 @@ def test_audit_event_pages_walk_every_event_once(admin_user, timeline):
         url = body["next"]
 
     assert seen == [e.id for e in reversed(timeline["events"])]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2030-01-01T12:00:00", "Timestamps must include a UTC offset (e.g. 2026-01-31T09:00:00Z)."),
+        ("yesterday", "Must be an ISO 8601 timestamp with a UTC offset."),
+        ("9999-12-31T23:59:59-05:00", "Datetime value out of range."),
+    ],
+)
+def test_a_bad_timestamp_filter_says_what_is_wrong_with_it(admin_user, value, message):
+    response = bearer_client(admin_user).get("/api/v1/audit-events/", {"since": value})
+
+    assert assert_problem(response, 400)["errors"] == {"since": [message]}
