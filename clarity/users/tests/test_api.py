@@ -263,3 +263,27 @@ def test_the_users_list_walks_every_user_once(admin_user):
     # Then every user appears exactly once
     assert sorted(seen) == sorted(str(pk) for pk in User.objects.values_list("pk", flat=True))
     assert len(seen) == len(set(seen))
+
+
+def test_a_session_logout_ends_the_session_and_is_audited(clinician):
+    # Given a session login holding a CSRF token
+    from django.middleware.csrf import _get_new_csrf_string
+
+    client = APIClient(enforce_csrf_checks=True)
+    assert client.login(username=clinician.username, password=TEST_PASSWORD)
+    token = _get_new_csrf_string()
+    client.cookies["csrftoken"] = token
+
+    # When it logs out through the API
+    response = client.post("/api/v1/auth/logout/", HTTP_X_CSRFTOKEN=token)
+
+    # Then the session no longer authenticates, and the logout is in the trail
+    assert response.status_code == 204
+    assert_problem(client.get(ME_URL), 401)
+    assert AuditEvent.objects.filter(action="logout", actor=clinician).count() == 1
+
+
+def test_the_users_list_refuses_unknown_query_parameters(admin_user):
+    response = bearer_client(admin_user).get("/api/v1/users/", {"role": "admin"})
+
+    assert "role" in assert_problem(response, 400)["errors"]
