@@ -79,7 +79,8 @@ def patient_create(*, actor: User, data: dict, primary_clinician_id=None, ctx: A
 def patient_update(*, actor: User, patient_id, data: dict, if_match: IfMatch | None, ctx: AuditContext) -> Patient:
     """
     Change a patient's demographics, contact details, status or login link.
-    Raises OutOfScope (404), Forbidden (403: patient, break-glass or researcher),
+    Raises OutOfScope (404), Forbidden (403: patient, break-glass or researcher; a
+    consulting clinician changing `status`),
     Problem 412 on a stale If-Match, ValidationError (400), Conflict (409).
     """
     with transaction.atomic():
@@ -87,6 +88,9 @@ def patient_update(*, actor: User, patient_id, data: dict, if_match: IfMatch | N
         ctx.break_glass = access.break_glass
         access.require(Access.WRITERS)
         patient = access.patient
+        if "status" in data and data["status"] != patient.status:
+            # Deactivating is DELETE's job (admin or primary); PATCH must not be a way around it.
+            access.require(Access.MANAGERS)
         check_if_match(if_match, patient.version)
         data = dict(data)
         if "user" in data:

@@ -11,10 +11,11 @@ import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
 
+from clarity.api.parsers import BodyRejected
 from clarity.api.renderers import dumps
 
 logger = logging.getLogger("clarity.api")
@@ -180,6 +181,11 @@ def problem_exception_handler(exc, context):
         # A uniqueness race or any other constraint the database judged: never a 500.
         logger.info("integrity_conflict")
         return problem_response(409, "The request conflicts with existing data (a uniqueness or integrity rule).")
+    elif isinstance(exc, DataError):
+        # The database refused a value (SQLSTATE class 22: NUL in text, out of range...):
+        # input the API should have caught, still the client's input, so 400 and never a 500.
+        logger.warning("data_error")
+        return problem_response(400)
     elif isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database_unavailable")
         return problem_response(503, headers={"Retry-After": str(RETRY_AFTER_DB_SECONDS)})
@@ -199,6 +205,9 @@ def problem_exception_handler(exc, context):
 
     if isinstance(exc, exceptions.ValidationError):
         return problem_response(400, "The request is invalid.", errors=flatten_errors(exc.detail))
+    if isinstance(exc, BodyRejected):
+        # Valid JSON refused for its shape (NUL, depth): the parser's fixed message says which.
+        return problem_response(400, str(exc.detail))
     if isinstance(exc, exceptions.ParseError):
         return problem_response(400, "The request body is not valid JSON.")
     if isinstance(exc, exceptions.UnsupportedMediaType):
