@@ -36,7 +36,9 @@ class PatientAccess(NamedTuple):
     def require(self, allowed: frozenset, action: str = "") -> None:
         """Raise Forbidden (403) unless the caller's access level is in `allowed`."""
         if self.level not in allowed:
-            raise Forbidden(resource_type="patient", resource_id=self.patient.pk, patient_id=self.patient.pk)
+            raise Forbidden(
+                resource_type="patient", resource_id=self.patient.pk, patient_id=self.patient.pk, break_glass=self.break_glass
+            )
 
 
 def patients_visible_to(user):
@@ -111,7 +113,10 @@ def patient_access_for(user, patient_id, *, queryset=None, lock: bool = False) -
     else:
         patient = None
     if patient is None:
-        raise OutOfScope("patient", patient_id)
+        # Record the patient on the denied event when it exists, so "who tried to see this
+        # patient" is answerable; the caller still gets the same 404 either way.
+        exists = Patient.objects.filter(pk=patient_id).exists()
+        raise OutOfScope("patient", patient_id, patient_id=patient_id if exists else None)
     return PatientAccess(patient, level)
 
 

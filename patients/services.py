@@ -7,21 +7,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clarity.api.concurrency import IfMatch, check_if_match
+from clarity.api.errors import Conflict
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
 from clarity.users.models import User
 
 from .models import BreakGlassGrant, CareTeamMembership, CareTeamRole, Patient, PatientStatus
 from .selectors import Access, patient_access_for
-
-
-class Conflict(Exception):
-    """A uniqueness or state rule refuses the write (HTTP 409). `field` names what clashed."""
-
-    def __init__(self, detail: str, field: str | None = None):
-        super().__init__(detail)
-        self.detail = detail
-        self.field = field
 
 
 def _clinician(clinician_id, field: str) -> User:

@@ -29,10 +29,6 @@ PATIENT_PAGES = KeysetPaginator(["family_name", "given_name", "id"])
 CARE_TEAM_PAGES = KeysetPaginator(["created_at", "id"])
 
 
-def conflict(exc: services.Conflict):
-    errors = {exc.field: ["Conflicts with existing data."]} if exc.field else None
-    return Problem(409, exc.detail, errors=errors)
-
 
 def patient_response(patient, status_code=200, headers=None):
     response = Response(PatientSerializer(patient).data, status=status_code, headers=headers)
@@ -99,10 +95,7 @@ class PatientListView(ApiView):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         primary = data.pop("primary_clinician", None)
-        try:
-            patient = services.patient_create(actor=user, data=data, primary_clinician_id=primary, ctx=self.audit_context(request))
-        except services.Conflict as exc:
-            raise conflict(exc) from None
+        patient = services.patient_create(actor=user, data=data, primary_clinician_id=primary, ctx=self.audit_context(request))
         patient = with_care_team(Patient.objects).get(pk=patient.pk)
         location = request.build_absolute_uri(f"/api/v1/patients/{patient.pk}/")
         return patient_response(patient, status.HTTP_201_CREATED, headers={"Location": location})
@@ -152,12 +145,9 @@ class PatientDetailView(ApiView):
             raise Forbidden(resource_type="patient", resource_id=pk)
         serializer = PatientUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            services.patient_update(
-                actor=request.user, patient_id=pk, data=serializer.validated_data, if_match=if_match, ctx=self.audit_context(request)
-            )
-        except services.Conflict as exc:
-            raise conflict(exc) from None
+        services.patient_update(
+            actor=request.user, patient_id=pk, data=serializer.validated_data, if_match=if_match, ctx=self.audit_context(request)
+        )
         patient = with_care_team(Patient.objects.all()).get(pk=pk)
         return patient_response(patient)
 
@@ -201,16 +191,13 @@ class CareTeamView(ApiView):
             raise Forbidden(resource_type="care_team", resource_id=pk)
         serializer = CareTeamAddSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            membership = services.care_team_add(
-                actor=request.user,
-                patient_id=pk,
-                clinician_id=serializer.validated_data["clinician"],
-                role=serializer.validated_data["role"],
-                ctx=self.audit_context(request),
-            )
-        except services.Conflict as exc:
-            raise conflict(exc) from None
+        membership = services.care_team_add(
+            actor=request.user,
+            patient_id=pk,
+            clinician_id=serializer.validated_data["clinician"],
+            role=serializer.validated_data["role"],
+            ctx=self.audit_context(request),
+        )
         return Response(CareTeamMemberSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -224,10 +211,7 @@ class CareTeamMemberView(ApiView):
     def destroy(self, request, pk, clinician_id):
         if request.user.role == "researcher":
             raise Forbidden(resource_type="care_team", resource_id=pk)
-        try:
-            services.care_team_remove(actor=request.user, patient_id=pk, clinician_id=clinician_id, ctx=self.audit_context(request))
-        except services.Conflict as exc:
-            raise conflict(exc) from None
+        services.care_team_remove(actor=request.user, patient_id=pk, clinician_id=clinician_id, ctx=self.audit_context(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -248,10 +232,7 @@ class BreakGlassView(ApiView):
             raise Forbidden("Only clinicians can break the glass.", resource_type="break_glass", resource_id=pk)
         serializer = BreakGlassRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            grant = services.break_glass_grant(
-                actor=request.user, patient_id=pk, reason=serializer.validated_data["reason"], ctx=self.audit_context(request)
-            )
-        except services.Conflict as exc:
-            raise conflict(exc) from None
+        grant = services.break_glass_grant(
+            actor=request.user, patient_id=pk, reason=serializer.validated_data["reason"], ctx=self.audit_context(request)
+        )
         return Response({"expires_at": grant.expires_at}, status=status.HTTP_201_CREATED)

@@ -72,6 +72,14 @@ class Problem(exceptions.APIException):
         super().__init__(self.detail_text)
 
 
+class Conflict(Problem):
+    """A uniqueness or state rule refuses the write: 409, naming the field (never its value)."""
+
+    def __init__(self, detail: str, field: str | None = None):
+        super().__init__(409, detail, errors={field: ["Conflicts with existing data."]} if field else None)
+        self.field = field
+
+
 class OutOfScope(exceptions.NotFound):
     """A record that does not exist or is outside the caller's scope: answered as 404, audited as denied."""
 
@@ -85,11 +93,13 @@ class OutOfScope(exceptions.NotFound):
 class Forbidden(exceptions.PermissionDenied):
     """The caller may see the record but may not do this: answered as 403, audited as denied."""
 
-    def __init__(self, detail: str | None = None, *, resource_type: str = "", resource_id="", patient_id=None):
+    def __init__(self, detail: str | None = None, *, resource_type: str = "", resource_id="", patient_id=None, break_glass=False):
         super().__init__(detail or DEFAULT_DETAILS[403])
         self.resource_type = resource_type
         self.resource_id = str(resource_id or "")
         self.patient_id = patient_id
+        # A refusal of a caller working under break-the-glass is marked like their reads.
+        self.break_glass = break_glass
 
 
 def problem_response(status_code: int, detail: str | None = None, *, errors=None, headers=None, type_=None):
@@ -149,6 +159,22 @@ def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+def django_validation_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
+    """A model ValidationError as field errors. Messages that would quote the submitted
+    value (Django interpolates %(value)s into e.g. invalid_choice) get a fixed text."""
+    by_field = exc.error_dict if hasattr(exc, "error_dict") else {"body": exc.error_list}
+    errors: dict[str, list[str]] = {}
+    for field, error_list in by_field.items():
+        name = "body" if field == "__all__" else field
+        for error in error_list:
+            if error.params and "value" in error.params:
+                message = VALUE_ECHO_MESSAGES.get(error.code, "Invalid value.")
+            else:
+                message = " ".join(error.messages)
+            errors.setdefault(name, []).append(message)
+    return errors
+
+
 def _audit_denied(exc, context):
     """Denied access (401 with credentials, 403, out-of-scope 404) leaves a trace in the audit trail."""
     view = context.get("view")
@@ -173,8 +199,7 @@ def problem_exception_handler(exc, context):
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
-        errors = flatten_errors(exc.message_dict if hasattr(exc, "error_dict") else {"body": exc.messages})
-        return problem_response(400, "The request is invalid.", errors=errors)
+        return problem_response(400, "The request is invalid.", errors=django_validation_errors(exc))
     elif isinstance(exc, RequestDataTooBig):
         return problem_response(413)
     elif isinstance(exc, IntegrityError):
@@ -262,6 +287,7 @@ def handler500(request):
 
 
 __all__ = [
+    "Conflict",
     "Forbidden",
     "OutOfScope",
     "Problem",
