@@ -4,8 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run test install env lint bench clean
+.PHONY: run serve test install env lint bench bench-scale clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,11 @@ run: env
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo --if-empty
 	$(VENV)/bin/uvicorn clarity.asgi:application --host $(HOST) --port $(PORT) --lifespan off
+
+# The production server: WORKERS uvicorn processes, one SO_REUSEPORT socket each,
+# DJANGO_DEBUG=false, graceful shutdown on SIGTERM. Secrets come from the environment.
+serve: install
+	$(PY) -m clarity.serve --workers $(WORKERS) --host $(HOST) --port $(PORT)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
