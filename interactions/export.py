@@ -1,0 +1,54 @@
+"""The patient export: everything held about one patient as ONE JSON document, streamed.
+
+    {"patient": {...}, "care_team": [...], "twins": [{..., "revisions": [...]}],
+     "interactions": [...], "exported_at": "..."}
+
+The small parts (patient, care team, twins with revisions) are read before the response
+starts, together with the access check and the `export` audit event, so every error is a
+proper status code. Interactions — possibly millions — are then read through a cursor and
+written out `ROWS_PER_CHUNK` at a time with one orjson call per chunk, in the same
+representation as the interactions API, so memory does not grow with the log.
+"""
+
+from collections.abc import Iterator
+
+import orjson
+
+from clarity.api.renderers import dumps
+
+from .selectors import interaction_rows_for_export
+
+FETCH_CHUNK_ROWS = 2000
+ROWS_PER_CHUNK = 1000
+# The representation's keys for REPRESENTATION_COLUMNS; orjson writes UUIDs as strings
+# and UTC datetimes as "…Z", exactly as the API's DRF fields do.
+_KEYS = ("id", "patient", "twin", "actor", "kind", "payload", "occurred_at", "recorded_at")
+
+
+def _rows_json(rows: list[tuple]) -> bytes:
+    """`a,b,c` for a chunk of rows (a JSON array without its brackets)."""
+    return orjson.dumps([dict(zip(_KEYS, row, strict=True)) for row in rows], option=orjson.OPT_UTC_Z)[1:-1]
+
+
+def export_chunks(*, patient_id, head: dict, exported_at: str) -> Iterator[bytes]:
+    """
+    The document as byte chunks. `head` holds "patient", "care_team" and "twins" already
+    in their API representation.
+    """
+    yield (
+        b'{"patient":' + dumps(head["patient"])
+        + b',"care_team":' + dumps(head["care_team"])
+        + b',"twins":' + dumps(head["twins"])
+        + b',"interactions":['
+    )
+    first = True
+    batch = []
+    for row in interaction_rows_for_export(patient_id, chunk_size=FETCH_CHUNK_ROWS):
+        batch.append(row)
+        if len(batch) == ROWS_PER_CHUNK:
+            yield (b"" if first else b",") + _rows_json(batch)
+            first = False
+            batch = []
+    if batch:
+        yield (b"" if first else b",") + _rows_json(batch)
+    yield b'],"exported_at":' + dumps(exported_at) + b"}"
