@@ -1,11 +1,15 @@
 """Reads for the interaction log. Callers check patient access first (patients.selectors)."""
 
+from django.db.models import TextField
+from django.db.models.functions import Cast
+
 from twins.models import DigitalTwin
 
 from .models import InteractionLog
 
-# The representation's fields, in order, as columns: the export reads tuples, not models.
-REPRESENTATION_COLUMNS = ("id", "patient_id", "twin_id", "actor_id", "kind", "payload", "occurred_at", "recorded_at")
+# What the export reads per row: tuples, not models, and the payload as the database's
+# JSON text (it is copied into the document as it is, never parsed and re-encoded).
+EXPORT_COLUMNS = ("id", "twin_id", "actor_id", "kind", "payload_json", "occurred_at", "recorded_at")
 
 
 def interactions_of(patient_id, *, kind=None, twin_id=None, since=None, until=None):
@@ -31,14 +35,14 @@ def twins_of_patient(patient_id, twin_ids) -> set:
 
 def interaction_rows_for_export(patient_id, *, chunk_size: int):
     """
-    Every interaction of the patient, newest first, as tuples in REPRESENTATION_COLUMNS
-    order, fetched `chunk_size` rows at a time. On PostgreSQL `iterator()` reads from a
+    Every interaction of the patient, newest first, as tuples in EXPORT_COLUMNS order, fetched `chunk_size` rows at a time. On PostgreSQL `iterator()` reads from a
     named server-side cursor (declared WITH HOLD in autocommit, so it needs no open
     transaction); on SQLite from a cursor stepped lazily. Memory stays bounded either way.
     """
     return (
         InteractionLog.objects.filter(patient_id=patient_id)
         .order_by("-occurred_at", "-id")
-        .values_list(*REPRESENTATION_COLUMNS)
+        .annotate(payload_json=Cast("payload", TextField()))
+        .values_list(*EXPORT_COLUMNS)
         .iterator(chunk_size=chunk_size)
     )

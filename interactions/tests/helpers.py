@@ -78,10 +78,9 @@ def insert_interactions_fast(patient, count: int, *, start=BASE_TIME) -> None:
             # SQLite keeps UUIDs as 32 hex digits and datetimes as ISO text.
             cursor.execute(
                 "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < %s) "
-                "INSERT INTO interactions_interactionlog (patient_id, kind, payload, occurred_at, recorded_at) "
+                "INSERT INTO interactions_interactionlog (patient_id, kind, payload, occurred_at) "
                 "SELECT %s, 'observation', json_object('n', n, 'note', 'steady'), "
-                "strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, '+' || n || ' seconds'), "
-                "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now') FROM seq",
+                "strftime('%%Y-%%m-%%d %%H:%%M:%%S', %s, '+' || n || ' seconds') FROM seq",
                 [count, patient.pk.hex, start.strftime("%Y-%m-%d %H:%M:%S")],
             )
 
