@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from clarity.api.fields import AwareDateTimeField, StrictFieldsMixin
 from patients.serializers import CareTeamMemberSerializer, PatientSerializer
-from twins.models import DigitalTwin, TwinRevision
+from twins.serializers import TwinRevisionSerializer, TwinSerializer
 
 from .models import InteractionLog, Kind
 from .payloads import validate_payload
@@ -45,40 +45,13 @@ class InteractionCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         return attrs
 
 
-class ExportTwinRevisionSerializer(serializers.ModelSerializer):
-    """A twin revision as the revisions API shows it."""
+class ExportTwinSerializer(TwinSerializer):
+    """A twin as the twins API shows it, plus its revisions as the revisions API shows them."""
 
-    changed_by = serializers.UUIDField(source="changed_by_id", read_only=True, allow_null=True)
+    revisions = TwinRevisionSerializer(many=True, read_only=True)
 
-    class Meta:
-        model = TwinRevision
-        fields = ["version", "configuration", "changed_by", "changed_at"]
-        read_only_fields = fields
-
-
-class ExportTwinSerializer(serializers.ModelSerializer):
-    """A twin as the twins API shows it, plus its revisions, newest first."""
-
-    patient = serializers.UUIDField(source="patient_id", read_only=True)
-    created_by = serializers.UUIDField(source="created_by_id", read_only=True, allow_null=True)
-    revisions = ExportTwinRevisionSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = DigitalTwin
-        fields = [
-            "id",
-            "patient",
-            "name",
-            "twin_type",
-            "status",
-            "configuration",
-            "state",
-            "version",
-            "created_by",
-            "created_at",
-            "updated_at",
-            "revisions",
-        ]
+    class Meta(TwinSerializer.Meta):
+        fields = [*TwinSerializer.Meta.fields, "revisions"]
         read_only_fields = fields
 
 

@@ -9,7 +9,7 @@ from django.db.models.expressions import DatabaseDefault
 
 from clarity.api.errors import Forbidden
 from clarity.audit.models import Action
-from clarity.audit.services import AuditContext, audit_record_many
+from clarity.audit.services import AuditContext, audit_record
 from clarity.users.models import User
 from patients.selectors import Access, patient_access_for
 
@@ -46,7 +46,7 @@ def interactions_create(
 ) -> Created:
     """
     Append `items` (validated InteractionCreateSerializer data) to a patient's log, all or
-    nothing, with one `create` audit event per row, in one transaction whose query count
+    nothing, with one `create` audit event, in one transaction whose query count
     does not depend on the number of items. `represent(rows)` makes the response body,
     which is remembered with the Idempotency-Key in the same transaction.
 
@@ -91,7 +91,7 @@ def interactions_create(
             InteractionLog.objects.bulk_create(rows)
             rows = _with_database_defaults(rows)
             body = represent(rows)
-            audit_record_many(ctx, action=Action.CREATE, resource_type="interaction", items=[(row.pk, patient_id) for row in rows])
+            _audit(ctx, Action.CREATE, patient_id, [row.pk for row in rows])
             if idempotency is not None:
                 IdempotencyRecord.objects.create(
                     actor=actor,
@@ -118,11 +118,26 @@ def _replay(*, actor, idempotency: IdempotencyKey, patient_id, ctx: AuditContext
         return None
     if record.request_fingerprint != idempotency.fingerprint:
         raise IdempotencyMismatch()
-    # A replay shows the rows again: audit it as a read of each.
+    # A replay shows the rows again: audit it as a read.
     body = record.response_body
-    ids = [item["id"] for item in body] if isinstance(body, list) else [body["id"]]
-    audit_record_many(ctx, action=Action.READ, resource_type="interaction", items=[(pk, patient_id) for pk in ids])
+    _audit(ctx, Action.READ, patient_id, [item["id"] for item in body] if isinstance(body, list) else [body["id"]])
     return Created(record.response_status, body, replayed=True)
+
+
+def _audit(ctx: AuditContext, action: str, patient_id, ids: list[int]) -> None:
+    """
+    One event per request, naming the row when there is one. A batch is accounted to its
+    patient rather than as up to 1,000 events to write and seal; its rows carry the same
+    actor, and on PostgreSQL their recorded_at equals the event's occurred_at (both are the
+    transaction's now()).
+    """
+    audit_record(
+        ctx,
+        action=action,
+        resource_type="interaction",
+        resource_id=str(ids[0]) if len(ids) == 1 else "",
+        patient_id=patient_id,
+    )
 
 
 def _check_twins(patient_id, items: list[dict], *, many: bool) -> None:

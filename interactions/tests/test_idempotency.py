@@ -40,7 +40,7 @@ def test_a_retry_with_the_same_key_and_body_replays_the_response_and_creates_not
     assert sorted(InteractionLog.objects.values_list("idempotency_key", flat=True)) == ["retry-1:0", "retry-1:1"]
 
 
-def test_a_replay_is_audited_as_a_read_of_the_rows(clinician, client_for):
+def test_a_replay_is_audited_as_a_read(clinician, client_for):
     patient = make_patient(primary=clinician)
     client = client_for(clinician)
     created = post(client, patient, item("note"), "audit-me").json()
