@@ -5,6 +5,7 @@ import os
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from clarity.api.middleware import JsonFormatter
@@ -22,6 +23,14 @@ def _require_postgres_when_asked():
     # CI sets this for its PostgreSQL pass: a silent fallback to SQLite would be a false green.
     if os.environ.get("CLARITY_REQUIRE_POSTGRES") and connection.vendor != "postgresql":
         pytest.exit("CLARITY_REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL", returncode=3)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    # Argon2 with production parameters costs ~250 ms per hash on CI machines; every user
+    # fixture and login would pay it. Tests check behaviour, not the hasher's strength.
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture

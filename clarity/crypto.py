@@ -133,3 +133,30 @@ class EncryptedTextField(models.TextField):
         if lookup_name not in ("isnull",):
             return None
         return super().get_lookup(lookup_name)
+
+
+class BlindIndexField(models.CharField):
+    """The keyed HMAC of another field's normalised value, kept in step on every save."""
+
+    def __init__(self, *args, source: str = "", kind: str = "", **kwargs):
+        self.source = source
+        self.kind = kind
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("null", True)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("db_index", True)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["source"] = self.source
+        kwargs["kind"] = self.kind
+        for key in ("max_length", "null", "blank", "editable", "db_index"):
+            kwargs.pop(key, None)
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance, add):
+        value = blind_index(getattr(model_instance, self.source), self.kind)
+        setattr(model_instance, self.attname, value)
+        return value

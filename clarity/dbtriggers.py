@@ -92,11 +92,11 @@ def append_only(table: str, **kwargs):
     )
 
 
-def row_check(table: str, name: str, *, when_sqlite: str, when_postgresql: str, message: str, columns: str = ""):
+def row_check_sql(table: str, name: str, *, when_sqlite: str, when_postgresql: str, message: str, columns: str = "") -> dict:
     """
-    Refuse an INSERT or UPDATE (of `columns`, comma-separated, or any column) whose new
-    row makes `when_*` true. For rules a CHECK constraint cannot hold: ones that read
-    other tables or the clock.
+    Statements refusing an INSERT or UPDATE (of `columns`, comma-separated, or any column)
+    whose new row makes `when_*` true, per vendor: {"sqlite": (create, drop), ...}. For
+    rules a CHECK constraint cannot hold: ones that read other tables or the clock.
     """
     of = f" OF {columns}" if columns else ""
     sqlite = [
@@ -104,18 +104,43 @@ def row_check(table: str, name: str, *, when_sqlite: str, when_postgresql: str, 
         f"WHEN {when_sqlite} BEGIN SELECT RAISE(ABORT, '{message}'); END"
         for op in ("INSERT", "UPDATE")
     ]
-    return vendor_sql(
-        sqlite=sqlite,
-        postgresql=[
-            f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    return {
+        "sqlite": (sqlite, [f"DROP TRIGGER IF EXISTS {name}_insert", f"DROP TRIGGER IF EXISTS {name}_update"]),
+        "postgresql": (
+            [
+                f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 IF {when_postgresql} THEN
                     RAISE EXCEPTION '{message}' USING ERRCODE = '23514';
                 END IF;
                 RETURN NEW;
             END $$""",
-            f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE{of} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()",
-        ],
-        reverse_sqlite=[f"DROP TRIGGER IF EXISTS {name}_insert", f"DROP TRIGGER IF EXISTS {name}_update"],
-        reverse_postgresql=[f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()"],
+                f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE{of} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()",
+            ],
+            [f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()"],
+        ),
+    }
+
+
+def row_check(table: str, name: str, **kwargs):
+    """Migration operation for row_check_sql()."""
+    sql = row_check_sql(table, name, **kwargs)
+    return vendor_sql(
+        sqlite=sql["sqlite"][0],
+        postgresql=sql["postgresql"][0],
+        reverse_sqlite=sql["sqlite"][1],
+        reverse_postgresql=sql["postgresql"][1],
+    )
+
+
+def restore_sqlite_triggers(*trigger_sql: dict):
+    """
+    SQLite rebuilds a table (dropping its triggers) for most ALTERs; put a migration's
+    triggers back afterwards. PostgreSQL alters in place and keeps them.
+    """
+    return vendor_sql(
+        sqlite=[statement for sql in trigger_sql for statement in sql["sqlite"][1] + sql["sqlite"][0]],
+        postgresql=[],
+        reverse_sqlite=[statement for sql in trigger_sql for statement in sql["sqlite"][1] + sql["sqlite"][0]],
+        reverse_postgresql=[],
     )

@@ -3,12 +3,16 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, RegexValidator, validate_email
 from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
+from clarity.crypto import BlindIndexField, EncryptedTextField
+
 EARLIEST_DATE_OF_BIRTH = datetime.date(1900, 1, 1)
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}\Z"
 
 
 class Sex(models.TextChoices):
@@ -38,9 +42,18 @@ class Patient(models.Model):
     family_name = models.CharField(max_length=150)
     date_of_birth = models.DateField()
     sex = models.CharField(max_length=16, choices=Sex.choices, default=Sex.UNKNOWN)
-    email = models.EmailField(blank=True, null=True)
-    phone = models.CharField(max_length=32, blank=True, null=True, help_text="E.164, e.g. +14155550123")
-    address = models.TextField(blank=True, null=True)
+    # Contact details are encrypted at rest (AES-256-GCM, clarity/crypto.py); exact-match
+    # search on email and phone goes through the keyed blind indexes below.
+    email = EncryptedTextField(blank=True, null=True, validators=[validate_email, MaxLengthValidator(254)])
+    phone = EncryptedTextField(
+        blank=True,
+        null=True,
+        validators=[RegexValidator(E164_PATTERN, "Must be an E.164 number such as +14155550123.")],
+        help_text="E.164, e.g. +14155550123",
+    )
+    address = EncryptedTextField(blank=True, null=True, validators=[MaxLengthValidator(1000)])
+    email_bidx = BlindIndexField(source="email", kind="email")
+    phone_bidx = BlindIndexField(source="phone", kind="phone")
     status = models.CharField(max_length=16, choices=PatientStatus.choices, default=PatientStatus.ACTIVE)
     # The patient's own login, if they have one. SET_NULL would silently detach the
     # record; PROTECT makes removing such a login a deliberate act.

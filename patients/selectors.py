@@ -1,13 +1,17 @@
 """Reads for patients: the access scope lives here and is applied in SQL."""
 
+import re
 from typing import NamedTuple
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
 from clarity.api.errors import Forbidden, OutOfScope
+from clarity.crypto import blind_index
 
 from .models import BreakGlassGrant, CareTeamMembership, Patient
+
+PHONE_LIKE = re.compile(r"^\+[0-9 ().-]{2,20}$")
 
 
 class Access:
@@ -32,7 +36,9 @@ class PatientAccess(NamedTuple):
     def require(self, allowed: frozenset, action: str = "") -> None:
         """Raise Forbidden (403) unless the caller's access level is in `allowed`."""
         if self.level not in allowed:
-            raise Forbidden(resource_type="patient", resource_id=self.patient.pk, patient_id=self.patient.pk)
+            raise Forbidden(
+                resource_type="patient", resource_id=self.patient.pk, patient_id=self.patient.pk, break_glass=self.break_glass
+            )
 
 
 def patients_visible_to(user):
@@ -47,6 +53,15 @@ def patients_visible_to(user):
     if user.role == "patient":
         return queryset.filter(user=user)
     return queryset.none()
+
+
+def search_filter(term: str) -> Q:
+    """`?search=`: a name prefix or exact MRN; an email or E.164 phone matches its blind index exactly."""
+    if "@" in term:
+        return Q(email_bidx=blind_index(term, "email"))
+    if PHONE_LIKE.match(term):
+        return Q(phone_bidx=blind_index(term, "phone")) | Q(mrn=term)
+    return Q(family_name__istartswith=term) | Q(given_name__istartswith=term) | Q(mrn=term)
 
 
 def with_care_team(queryset):
@@ -100,7 +115,10 @@ def patient_access_for(user, patient_id, *, queryset=None, lock: bool = False) -
     else:
         patient = None
     if patient is None:
-        raise OutOfScope("patient", patient_id)
+        # Record the patient on the denied event when it exists, so "who tried to see this
+        # patient" is answerable; the caller still gets the same 404 either way.
+        exists = Patient.objects.filter(pk=patient_id).exists()
+        raise OutOfScope("patient", patient_id, patient_id=patient_id if exists else None)
     return PatientAccess(patient, level)
 
 

@@ -7,21 +7,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clarity.api.concurrency import IfMatch, check_if_match
+from clarity.api.errors import Conflict
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
 from clarity.users.models import User
 
 from .models import BreakGlassGrant, CareTeamMembership, CareTeamRole, Patient, PatientStatus
 from .selectors import Access, patient_access_for
-
-
-class Conflict(Exception):
-    """A uniqueness or state rule refuses the write (HTTP 409). `field` names what clashed."""
-
-    def __init__(self, detail: str, field: str | None = None):
-        super().__init__(detail)
-        self.detail = detail
-        self.field = field
 
 
 def _clinician(clinician_id, field: str) -> User:
@@ -79,7 +71,8 @@ def patient_create(*, actor: User, data: dict, primary_clinician_id=None, ctx: A
 def patient_update(*, actor: User, patient_id, data: dict, if_match: IfMatch | None, ctx: AuditContext) -> Patient:
     """
     Change a patient's demographics, contact details, status or login link.
-    Raises OutOfScope (404), Forbidden (403: patient, break-glass or researcher),
+    Raises OutOfScope (404), Forbidden (403: patient, break-glass or researcher; a
+    consulting clinician changing `status`),
     Problem 412 on a stale If-Match, ValidationError (400), Conflict (409).
     """
     with transaction.atomic():
@@ -87,6 +80,9 @@ def patient_update(*, actor: User, patient_id, data: dict, if_match: IfMatch | N
         ctx.break_glass = access.break_glass
         access.require(Access.WRITERS)
         patient = access.patient
+        if "status" in data and data["status"] != patient.status:
+            # Deactivating is DELETE's job (admin or primary); PATCH must not be a way around it.
+            access.require(Access.MANAGERS)
         check_if_match(if_match, patient.version)
         data = dict(data)
         if "user" in data:

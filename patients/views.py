@@ -1,5 +1,4 @@
 from django.db import transaction
-from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -15,7 +14,7 @@ from clarity.audit.services import audit_record, audit_record_many
 
 from . import services
 from .models import CareTeamMembership, Patient, PatientStatus
-from .selectors import patient_access_for, patients_visible_to, with_care_team
+from .selectors import patient_access_for, patients_visible_to, search_filter, with_care_team
 from .serializers import (
     BreakGlassGrantSerializer,
     BreakGlassRequestSerializer,
@@ -30,10 +29,6 @@ PATIENT_PAGES = KeysetPaginator(["family_name", "given_name", "id"])
 CARE_TEAM_PAGES = KeysetPaginator(["created_at", "id"])
 
 
-def conflict(exc: services.Conflict):
-    errors = {exc.field: ["Conflicts with existing data."]} if exc.field else None
-    return Problem(409, exc.detail, errors=errors)
-
 
 def patient_response(patient, status_code=200, headers=None):
     response = Response(PatientSerializer(patient).data, status=status_code, headers=headers)
@@ -47,7 +42,12 @@ class PatientListView(ApiView):
     @extend_schema(
         operation_id="patients_list",
         parameters=[
-            OpenApiParameter("search", str, description="Name prefix (given or family, case-insensitive) or exact MRN."),
+            OpenApiParameter(
+                "search",
+                str,
+                description="Name prefix (given or family, case-insensitive) or exact MRN; an email address or "
+                "E.164 phone number matches exactly (through a blind index: contact details are encrypted).",
+            ),
             OpenApiParameter("status", str, enum=PatientStatus.values),
             *PAGE_PARAMETERS,
         ],
@@ -76,7 +76,7 @@ class PatientListView(ApiView):
             term = search.strip()
             if not term or len(term) > 150:
                 raise Problem(400, "A query parameter is invalid.", errors={"search": ["Must be 1 to 150 characters."]})
-            queryset = queryset.filter(Q(family_name__istartswith=term) | Q(given_name__istartswith=term) | Q(mrn=term))
+            queryset = queryset.filter(search_filter(term))
         wanted = choice_param(request, "status", PatientStatus.values)
         if wanted:
             queryset = queryset.filter(status=wanted)
@@ -95,10 +95,7 @@ class PatientListView(ApiView):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         primary = data.pop("primary_clinician", None)
-        try:
-            patient = services.patient_create(actor=user, data=data, primary_clinician_id=primary, ctx=self.audit_context(request))
-        except services.Conflict as exc:
-            raise conflict(exc) from None
+        patient = services.patient_create(actor=user, data=data, primary_clinician_id=primary, ctx=self.audit_context(request))
         patient = with_care_team(Patient.objects).get(pk=patient.pk)
         location = request.build_absolute_uri(f"/api/v1/patients/{patient.pk}/")
         return patient_response(patient, status.HTTP_201_CREATED, headers={"Location": location})
@@ -148,12 +145,9 @@ class PatientDetailView(ApiView):
             raise Forbidden(resource_type="patient", resource_id=pk)
         serializer = PatientUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            services.patient_update(
-                actor=request.user, patient_id=pk, data=serializer.validated_data, if_match=if_match, ctx=self.audit_context(request)
-            )
-        except services.Conflict as exc:
-            raise conflict(exc) from None
+        services.patient_update(
+            actor=request.user, patient_id=pk, data=serializer.validated_data, if_match=if_match, ctx=self.audit_context(request)
+        )
         patient = with_care_team(Patient.objects.all()).get(pk=pk)
         return patient_response(patient)
 
@@ -197,16 +191,13 @@ class CareTeamView(ApiView):
             raise Forbidden(resource_type="care_team", resource_id=pk)
         serializer = CareTeamAddSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            membership = services.care_team_add(
-                actor=request.user,
-                patient_id=pk,
-                clinician_id=serializer.validated_data["clinician"],
-                role=serializer.validated_data["role"],
-                ctx=self.audit_context(request),
-            )
-        except services.Conflict as exc:
-            raise conflict(exc) from None
+        membership = services.care_team_add(
+            actor=request.user,
+            patient_id=pk,
+            clinician_id=serializer.validated_data["clinician"],
+            role=serializer.validated_data["role"],
+            ctx=self.audit_context(request),
+        )
         return Response(CareTeamMemberSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -220,10 +211,7 @@ class CareTeamMemberView(ApiView):
     def destroy(self, request, pk, clinician_id):
         if request.user.role == "researcher":
             raise Forbidden(resource_type="care_team", resource_id=pk)
-        try:
-            services.care_team_remove(actor=request.user, patient_id=pk, clinician_id=clinician_id, ctx=self.audit_context(request))
-        except services.Conflict as exc:
-            raise conflict(exc) from None
+        services.care_team_remove(actor=request.user, patient_id=pk, clinician_id=clinician_id, ctx=self.audit_context(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -244,10 +232,7 @@ class BreakGlassView(ApiView):
             raise Forbidden("Only clinicians can break the glass.", resource_type="break_glass", resource_id=pk)
         serializer = BreakGlassRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            grant = services.break_glass_grant(
-                actor=request.user, patient_id=pk, reason=serializer.validated_data["reason"], ctx=self.audit_context(request)
-            )
-        except services.Conflict as exc:
-            raise conflict(exc) from None
+        grant = services.break_glass_grant(
+            actor=request.user, patient_id=pk, reason=serializer.validated_data["reason"], ctx=self.audit_context(request)
+        )
         return Response({"expires_at": grant.expires_at}, status=status.HTTP_201_CREATED)

@@ -5,12 +5,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clarity.api.concurrency import IfMatch, check_if_match
-from clarity.api.errors import Forbidden
+from clarity.api.errors import Conflict, Forbidden
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
 from clarity.users.models import User
 from patients.selectors import Access, patient_access_for
-from patients.services import Conflict
 
 from .configuration import validate_configuration
 from .models import DigitalTwin, TwinRevision, TwinStatus

@@ -5,7 +5,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from clarity.api.concurrency import etag_for, parse_if_match
-from clarity.api.errors import Forbidden, Problem
+from clarity.api.errors import Forbidden
 from clarity.api.pagination import KeysetPaginator
 from clarity.api.query import check_params, choice_param
 from clarity.api.schema import ETAG_HEADER, IF_MATCH, LOCATION_HEADER, PAGE_PARAMETERS, paginated, problems
@@ -13,7 +13,6 @@ from clarity.api.views import ApiView
 from clarity.audit.models import Action
 from clarity.audit.services import audit_record
 from patients.selectors import patient_access_for
-from patients.services import Conflict
 
 from . import services
 from .models import TwinStatus, TwinType
@@ -28,10 +27,6 @@ IF_MATCH_REQUIRED = OpenApiParameter(
     "If-Match", str, OpenApiParameter.HEADER, required=True, description='The twin\'s current ETag, e.g. "3".'
 )
 
-
-def conflict(exc: Conflict):
-    errors = {exc.field: ["Conflicts with existing data."]} if exc.field else None
-    return Problem(409, exc.detail, errors=errors)
 
 
 def twin_response(twin, status_code=200, headers=None):
@@ -89,10 +84,7 @@ class PatientTwinsView(ApiView):
             raise Forbidden(resource_type="twin", resource_id=pk)
         serializer = TwinCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            twin = services.twin_create(actor=request.user, patient_id=pk, **serializer.validated_data, ctx=self.audit_context(request))
-        except Conflict as exc:
-            raise conflict(exc) from None
+        twin = services.twin_create(actor=request.user, patient_id=pk, **serializer.validated_data, ctx=self.audit_context(request))
         location = request.build_absolute_uri(reverse("twin-detail", args=[twin.pk]))
         return twin_response(twin, status.HTTP_201_CREATED, headers={"Location": location})
 
@@ -144,12 +136,9 @@ class TwinDetailView(ApiView):
         if_match = parse_if_match(request, required=True)
         serializer = TwinUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            twin = services.twin_update(
-                actor=request.user, twin_id=pk, data=serializer.validated_data, if_match=if_match, ctx=self.audit_context(request)
-            )
-        except Conflict as exc:
-            raise conflict(exc) from None
+        twin = services.twin_update(
+            actor=request.user, twin_id=pk, data=serializer.validated_data, if_match=if_match, ctx=self.audit_context(request)
+        )
         return twin_response(twin)
 
     def destroy(self, request, pk):

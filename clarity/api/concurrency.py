@@ -38,7 +38,8 @@ def parse_if_match(request, *, required: bool = False) -> IfMatch | None:
             raise Problem(400, "The If-Match header is malformed.", errors={"If-Match": ['Must be an ETag such as "3".']})
         weak, value = match.groups()
         # If-Match uses the strong comparison (RFC 9110 §13.1.1): a weak tag never matches.
-        if not weak and value.isdigit() and len(value) < 19:
+        # ASCII digits only: str.isdigit() accepts "²", which int() refuses (a 500).
+        if not weak and value.isascii() and value.isdigit() and len(value) < 19:
             versions.add(int(value))
     return IfMatch(False, frozenset(versions))
 

@@ -11,10 +11,11 @@ import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
 
+from clarity.api.parsers import BodyRejected
 from clarity.api.renderers import dumps
 
 logger = logging.getLogger("clarity.api")
@@ -71,6 +72,14 @@ class Problem(exceptions.APIException):
         super().__init__(self.detail_text)
 
 
+class Conflict(Problem):
+    """A uniqueness or state rule refuses the write: 409, naming the field (never its value)."""
+
+    def __init__(self, detail: str, field: str | None = None):
+        super().__init__(409, detail, errors={field: ["Conflicts with existing data."]} if field else None)
+        self.field = field
+
+
 class OutOfScope(exceptions.NotFound):
     """A record that does not exist or is outside the caller's scope: answered as 404, audited as denied."""
 
@@ -84,11 +93,13 @@ class OutOfScope(exceptions.NotFound):
 class Forbidden(exceptions.PermissionDenied):
     """The caller may see the record but may not do this: answered as 403, audited as denied."""
 
-    def __init__(self, detail: str | None = None, *, resource_type: str = "", resource_id="", patient_id=None):
+    def __init__(self, detail: str | None = None, *, resource_type: str = "", resource_id="", patient_id=None, break_glass=False):
         super().__init__(detail or DEFAULT_DETAILS[403])
         self.resource_type = resource_type
         self.resource_id = str(resource_id or "")
         self.patient_id = patient_id
+        # A refusal of a caller working under break-the-glass is marked like their reads.
+        self.break_glass = break_glass
 
 
 def problem_response(status_code: int, detail: str | None = None, *, errors=None, headers=None, type_=None):
@@ -148,6 +159,22 @@ def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+def django_validation_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
+    """A model ValidationError as field errors. Messages that would quote the submitted
+    value (Django interpolates %(value)s into e.g. invalid_choice) get a fixed text."""
+    by_field = exc.error_dict if hasattr(exc, "error_dict") else {"body": exc.error_list}
+    errors: dict[str, list[str]] = {}
+    for field, error_list in by_field.items():
+        name = "body" if field == "__all__" else field
+        for error in error_list:
+            if error.params and "value" in error.params:
+                message = VALUE_ECHO_MESSAGES.get(error.code, "Invalid value.")
+            else:
+                message = " ".join(error.messages)
+            errors.setdefault(name, []).append(message)
+    return errors
+
+
 def _audit_denied(exc, context):
     """Denied access (401 with credentials, 403, out-of-scope 404) leaves a trace in the audit trail."""
     view = context.get("view")
@@ -172,14 +199,18 @@ def problem_exception_handler(exc, context):
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
-        errors = flatten_errors(exc.message_dict if hasattr(exc, "error_dict") else {"body": exc.messages})
-        return problem_response(400, "The request is invalid.", errors=errors)
+        return problem_response(400, "The request is invalid.", errors=django_validation_errors(exc))
     elif isinstance(exc, RequestDataTooBig):
         return problem_response(413)
     elif isinstance(exc, IntegrityError):
         # A uniqueness race or any other constraint the database judged: never a 500.
         logger.info("integrity_conflict")
         return problem_response(409, "The request conflicts with existing data (a uniqueness or integrity rule).")
+    elif isinstance(exc, DataError):
+        # The database refused a value (SQLSTATE class 22: NUL in text, out of range...):
+        # input the API should have caught, still the client's input, so 400 and never a 500.
+        logger.warning("data_error")
+        return problem_response(400)
     elif isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database_unavailable")
         return problem_response(503, headers={"Retry-After": str(RETRY_AFTER_DB_SECONDS)})
@@ -199,6 +230,9 @@ def problem_exception_handler(exc, context):
 
     if isinstance(exc, exceptions.ValidationError):
         return problem_response(400, "The request is invalid.", errors=flatten_errors(exc.detail))
+    if isinstance(exc, BodyRejected):
+        # Valid JSON refused for its shape (NUL, depth): the parser's fixed message says which.
+        return problem_response(400, str(exc.detail))
     if isinstance(exc, exceptions.ParseError):
         return problem_response(400, "The request body is not valid JSON.")
     if isinstance(exc, exceptions.UnsupportedMediaType):
@@ -253,6 +287,7 @@ def handler500(request):
 
 
 __all__ = [
+    "Conflict",
     "Forbidden",
     "OutOfScope",
     "Problem",

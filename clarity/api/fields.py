@@ -54,5 +54,6 @@ def parse_query_datetime(value: str, name: str):
     field = AwareDateTimeField()
     try:
         return field.to_internal_value(value)
-    except serializers.ValidationError:
-        raise Problem(400, "A query parameter is invalid.", errors={name: [AwareDateTimeField.default_error_messages["naive"]]}) from None
+    except serializers.ValidationError as exc:
+        # The field's own fixed messages (naive, malformed, out of range); none quotes the value.
+        raise Problem(400, "A query parameter is invalid.", errors={name: [str(message) for message in exc.detail]}) from None

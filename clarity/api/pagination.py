@@ -24,7 +24,8 @@ def page_size_from(request) -> int:
     raw = request.query_params.get("page_size")
     if raw is None:
         return DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    # ASCII digits only: str.isdigit() also accepts "²" (int() then raises: a 500) and "٣".
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise Problem(400, "A query parameter is invalid.", errors={"page_size": [f"Must be an integer from 1 to {MAX_PAGE_SIZE}."]})
     return int(raw)
 
@@ -63,6 +64,9 @@ class KeysetPaginator:
         parsed = []
         for (name, _desc), value in zip(self.fields, values, strict=True):
             if not isinstance(value, str | int) or isinstance(value, bool):
+                raise _bad_cursor()
+            # A NUL in a text value would reach PostgreSQL, which refuses it with a DataError (500).
+            if isinstance(value, str) and "\x00" in value:
                 raise _bad_cursor()
             field = model._meta.get_field(name)
             try:

@@ -9,6 +9,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
 MAX_DEPTH = 32
+DEPTH_MESSAGE = "The request body is nested more than 32 levels deep."
 
 
 class BodyRejected(ParseError):
@@ -22,7 +23,7 @@ def check_structure(value, depth: int = 1):
         item, level = stack.pop()
         if isinstance(item, dict):
             if level > MAX_DEPTH:
-                raise BodyRejected("The request body is nested more than 32 levels deep.")
+                raise BodyRejected(DEPTH_MESSAGE)
             for key, sub in item.items():
                 if "\x00" in key:
                     raise BodyRejected("The request body contains a NUL character.")
@@ -32,7 +33,7 @@ def check_structure(value, depth: int = 1):
                     raise BodyRejected("The request body contains a NUL character.")
         elif isinstance(item, list):
             if level > MAX_DEPTH:
-                raise BodyRejected("The request body is nested more than 32 levels deep.")
+                raise BodyRejected(DEPTH_MESSAGE)
             for sub in item:
                 if isinstance(sub, dict | list):
                     stack.append((sub, level + 1))
@@ -49,7 +50,10 @@ class StrictJSONParser(BaseParser):
         raw = stream.read() if stream is not None else b""
         try:
             data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
+        except orjson.JSONDecodeError as exc:
+            # orjson stops at 1024 levels: valid JSON, refused for its depth like 33 levels.
+            if "depth" in exc.msg:
+                raise BodyRejected(DEPTH_MESSAGE) from None
             raise ParseError("The request body is not valid JSON.") from None
         check_structure(data)
         return data

@@ -12,8 +12,12 @@ def check_params(request, allowed: set | frozenset) -> None:
     if unknown:
         raise Problem(400, "A query parameter is invalid.", errors={key[:64]: ["Unknown query parameter."] for key in unknown})
     for key in request.query_params:
-        if len(request.query_params.getlist(key)) > 1:
+        values = request.query_params.getlist(key)
+        if len(values) > 1:
             raise Problem(400, "A query parameter is invalid.", errors={key: ["Give this parameter once."]})
+        # PostgreSQL refuses NUL in text parameters (a DataError, so a 500); bodies refuse it too.
+        if "\x00" in values[0]:
+            raise Problem(400, "A query parameter is invalid.", errors={key: ["Must not contain a NUL character."]})
 
 
 def choice_param(request, name: str, choices) -> str | None:

@@ -37,6 +37,11 @@ class ApiView(AsyncAPIView):
             return await self.run(self._not_allowed, request, *args, **kwargs)
         return await handler(request, *args, **kwargs)
 
+    @property
+    def allowed_methods(self):
+        # OPTIONS is answered 405 (async_dispatch), so Allow must not advertise it (RFC 9110 §10.2.1).
+        return [method for method in super().allowed_methods if method != "OPTIONS"]
+
     def _not_allowed(self, request, *args, **kwargs):
         raise MethodNotAllowed(request.method)
 

@@ -94,6 +94,7 @@ def audit_denied(*, request, exc, view=None) -> None:
             resource_id=getattr(exc, "resource_id", "")[:64] if getattr(exc, "resource_id", "") else "",
             patient_id=getattr(exc, "patient_id", None),
             outcome=Outcome.DENIED,
+            break_glass=getattr(exc, "break_glass", False),
         )
 
 

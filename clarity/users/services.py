@@ -95,6 +95,16 @@ def token_revoke(*, token: ApiToken, ctx: AuditContext) -> None:
         audit_record(ctx, action=Action.LOGOUT, resource_type="user", resource_id=token.user_id)
 
 
+def session_end(*, request, ctx: AuditContext) -> None:
+    """Log a Django session out (API logout without a bearer token), audited as `logout`."""
+    from django.contrib.auth import logout
+
+    user_id = request.user.pk
+    with transaction.atomic():
+        audit_record(ctx, action=Action.LOGOUT, resource_type="user", resource_id=user_id)
+    logout(request)
+
+
 def user_create(*, username: str, email: str, password: str, role: str, first_name: str = "", last_name: str = "", ctx: AuditContext) -> User:
     """
     Create a user. Raises DuplicateUser (409) for a taken username/email in any case,

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 
 from clarity.api.errors import Forbidden, Problem
 from clarity.api.pagination import KeysetPaginator
+from clarity.api.query import check_params
 from clarity.api.schema import PAGE_PARAMETERS, paginated, problems
 from clarity.api.views import ApiView
 from clarity.users.models import ApiToken
@@ -60,10 +61,8 @@ class LogoutView(ApiView):
         if isinstance(request.auth, ApiToken):
             services.token_revoke(token=request.auth, ctx=self.audit_context(request))
         else:
-            # Session login: end the session.
-            from django.contrib.auth import logout
-
-            logout(request._request)
+            # Session login: end the session; audited like a token logout.
+            services.session_end(request=request._request, ctx=self.audit_context(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -104,6 +103,7 @@ class UserListView(ApiView):
 
     def list(self, request):
         self._require_admin(request)
+        check_params(request, set())
         rows, next_url, previous_url = USER_PAGES.paginate(users_visible_to(request.user), request)
         return Response({"results": UserSerializer(rows, many=True).data, "next": next_url, "previous": previous_url})
 

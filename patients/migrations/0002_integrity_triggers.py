@@ -1,6 +1,16 @@
 from django.db import migrations
 
-from clarity.dbtriggers import row_check
+from clarity.dbtriggers import vendor_sql
+from patients.dbrules import CLINICIAN_ROLE, DOB_NOT_FUTURE, USER_IS_PATIENT
+
+
+def _op(sql):
+    return vendor_sql(
+        sqlite=sql["sqlite"][0],
+        postgresql=sql["postgresql"][0],
+        reverse_sqlite=sql["sqlite"][1],
+        reverse_postgresql=sql["postgresql"][1],
+    )
 
 
 class Migration(migrations.Migration):
@@ -8,32 +18,4 @@ class Migration(migrations.Migration):
 
     dependencies = [("patients", "0001_initial"), ("users", "0001_initial")]
 
-    operations = [
-        row_check(
-            "patients_patient",
-            "patients_patient_dob_not_future",
-            when_sqlite="NEW.date_of_birth > date('now')",
-            when_postgresql="NEW.date_of_birth > CURRENT_DATE",
-            message="patients_patient_dob_not_future",
-            columns="date_of_birth",
-        ),
-        row_check(
-            "patients_patient",
-            "patients_patient_user_is_patient",
-            when_sqlite="NEW.user_id IS NOT NULL AND (SELECT role FROM users_user WHERE id = NEW.user_id) IS NOT 'patient'",
-            when_postgresql=(
-                "NEW.user_id IS NOT NULL AND "
-                "(SELECT role FROM users_user WHERE id = NEW.user_id) IS DISTINCT FROM 'patient'"
-            ),
-            message="patients_patient_user_is_patient",
-            columns="user_id",
-        ),
-        row_check(
-            "patients_careteammembership",
-            "patients_careteammembership_clinician_role",
-            when_sqlite="(SELECT role FROM users_user WHERE id = NEW.clinician_id) IS NOT 'clinician'",
-            when_postgresql="(SELECT role FROM users_user WHERE id = NEW.clinician_id) IS DISTINCT FROM 'clinician'",
-            message="patients_careteammembership_clinician_role",
-            columns="clinician_id",
-        ),
-    ]
+    operations = [_op(DOB_NOT_FUTURE), _op(USER_IS_PATIENT), _op(CLINICIAN_ROLE)]

@@ -1,0 +1,170 @@
+"""Who may use which endpoint: every endpoint × every kind of caller (DOMAIN.md, API.md).
+
+One patient ("the patient") has a primary and a consulting clinician and a linked
+patient login; a second patient has its own login ("patient other"). An outsider is a
+clinician on neither care team. Callers present real bearer tokens.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+
+from clarity.api.tests.helpers import assert_problem, bearer_client, body_of, make_patient
+from clarity.users.tests.factories import UserFactory
+
+ROLES = ["anonymous", "researcher", "patient_own", "patient_other", "primary", "consulting", "outsider", "admin"]
+
+
+@dataclass
+class World:
+    users: dict
+    patient: object
+    newcomer: object  # a clinician on no care team, to be added to one
+
+
+@pytest.fixture
+def world(db):
+    users = {
+        "anonymous": None,
+        "researcher": UserFactory(role="researcher"),
+        "patient_own": UserFactory(role="patient"),
+        "patient_other": UserFactory(role="patient"),
+        "primary": UserFactory(role="clinician"),
+        "consulting": UserFactory(role="clinician"),
+        "outsider": UserFactory(role="clinician"),
+        "admin": UserFactory(role="admin", is_staff=True),
+    }
+    other_primary = UserFactory(role="clinician")
+    patient = make_patient(primary=users["primary"], consulting=[users["consulting"]], user=users["patient_own"])
+    make_patient(primary=other_primary, user=users["patient_other"])
+    return World(users=users, patient=patient, newcomer=UserFactory(role="clinician"))
+
+
+def _patient_body(world, role):
+    body = {"mrn": f"NEW-{role}", "given_name": "Ann", "family_name": "Example", "date_of_birth": "1990-05-01"}
+    if role == "admin":
+        body["primary_clinician"] = str(world.users["primary"].pk)
+    return body
+
+
+# name: (method, path(world), body(world, role) or None)
+ENDPOINTS = {
+    "patients.list": ("get", lambda w: "/api/v1/patients/", None),
+    "patients.create": ("post", lambda w: "/api/v1/patients/", _patient_body),
+    "patient.read": ("get", lambda w: f"/api/v1/patients/{w.patient.pk}/", None),
+    "patient.patch": ("patch", lambda w: f"/api/v1/patients/{w.patient.pk}/", lambda w, r: {"address": "Elsewhere 1"}),
+    "patient.delete": ("delete", lambda w: f"/api/v1/patients/{w.patient.pk}/", None),
+    "care_team.list": ("get", lambda w: f"/api/v1/patients/{w.patient.pk}/care-team/", None),
+    "care_team.add": (
+        "post",
+        lambda w: f"/api/v1/patients/{w.patient.pk}/care-team/",
+        lambda w, r: {"clinician": str(w.newcomer.pk), "role": "consulting"},
+    ),
+    "care_team.remove": (
+        "delete",
+        lambda w: f"/api/v1/patients/{w.patient.pk}/care-team/{w.users['consulting'].pk}/",
+        None,
+    ),
+    "break_glass": (
+        "post",
+        lambda w: f"/api/v1/patients/{w.patient.pk}/break-glass/",
+        lambda w, r: {"reason": "Patient unconscious in the emergency department"},
+    ),
+    "audit_events.list": ("get", lambda w: "/api/v1/audit-events/", None),
+    "users.list": ("get", lambda w: "/api/v1/users/", None),
+    "users.create": (
+        "post",
+        lambda w: "/api/v1/users/",
+        lambda w, r: {"username": "newbie", "email": "newbie@example.org", "password": "a long enough passphrase 7", "role": "clinician"},
+    ),
+    "users.me": ("get", lambda w: "/api/v1/users/me/", None),
+    "auth.logout": ("post", lambda w: "/api/v1/auth/logout/", None),
+}
+
+# Expected status per endpoint for:
+#   anonymous, researcher, patient_own, patient_other, primary, consulting, outsider, admin
+EXPECTED = {
+    "patients.list": (401, 403, 403, 403, 200, 200, 200, 200),
+    "patients.create": (401, 403, 403, 403, 201, 201, 201, 201),
+    "patient.read": (401, 403, 200, 404, 200, 200, 404, 200),
+    "patient.patch": (401, 403, 403, 404, 200, 200, 404, 200),
+    "patient.delete": (401, 403, 403, 404, 204, 403, 404, 204),
+    "care_team.list": (401, 403, 200, 404, 200, 200, 404, 200),
+    "care_team.add": (401, 403, 403, 404, 201, 403, 404, 201),
+    "care_team.remove": (401, 403, 403, 404, 204, 403, 404, 204),
+    "break_glass": (401, 403, 403, 403, 409, 409, 201, 403),
+    "audit_events.list": (401, 403, 403, 403, 403, 403, 403, 200),
+    "users.list": (401, 403, 403, 403, 403, 403, 403, 200),
+    "users.create": (401, 403, 403, 403, 403, 403, 403, 201),
+    "users.me": (401, 200, 200, 200, 200, 200, 200, 200),
+    "auth.logout": (401, 204, 204, 204, 204, 204, 204, 204),
+}
+
+CASES = [
+    pytest.param(endpoint, role, expected[i], id=f"{endpoint}-{role}-{expected[i]}")
+    for endpoint, expected in EXPECTED.items()
+    for i, role in enumerate(ROLES)
+]
+
+
+@pytest.mark.parametrize(("endpoint", "role", "expected"), CASES)
+def test_each_caller_gets_the_status_the_contract_gives_them(world, endpoint, role, expected):
+    # Given a caller of this kind
+    method, path, body = ENDPOINTS[endpoint]
+    client = bearer_client(world.users[role])
+
+    # When they call the endpoint
+    kwargs = {"format": "json", "data": body(world, role)} if body else {}
+    response = getattr(client, method)(path(world), **kwargs)
+
+    # Then the status is the one the contract gives them, and errors are problems
+    assert response.status_code == expected, (response.status_code, response.content[:300])
+    if expected >= 400:
+        assert_problem(response, expected)
+    if expected == 401:
+        assert response["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_clinicians_patient_list_holds_exactly_their_care_team_patients(db):
+    # Given a clinician who is primary on one patient and consulting on another, and other patients
+    clinician, colleague = UserFactory(role="clinician"), UserFactory(role="clinician")
+    mine = {make_patient(primary=clinician).pk, make_patient(primary=colleague, consulting=[clinician]).pk}
+    for _ in range(3):
+        make_patient(primary=colleague)
+
+    # When the clinician lists patients
+    response = bearer_client(clinician).get("/api/v1/patients/")
+
+    # Then exactly their care-team patients come back
+    assert response.status_code == 200
+    assert {row["id"] for row in body_of(response)["results"]} == {str(pk) for pk in mine}
+
+
+def test_an_admins_patient_list_holds_every_patient(db):
+    # Given patients on various care teams
+    admin, clinician = UserFactory(role="admin"), UserFactory(role="clinician")
+    ids = {str(make_patient(primary=clinician).pk) for _ in range(3)}
+
+    # When an admin lists patients
+    response = bearer_client(admin).get("/api/v1/patients/")
+
+    # Then every patient is there
+    assert {row["id"] for row in body_of(response)["results"]} == ids
+
+
+def test_users_me_returns_the_callers_own_profile(db):
+    # Given a researcher
+    researcher = UserFactory(role="researcher", first_name="Rita", last_name="Search")
+
+    # When they ask who they are
+    response = bearer_client(researcher).get("/api/v1/users/me/")
+
+    # Then they get exactly their own profile fields
+    assert body_of(response) == {
+        "id": str(researcher.pk),
+        "username": researcher.username,
+        "email": researcher.email,
+        "role": "researcher",
+        "first_name": "Rita",
+        "last_name": "Search",
+    }

@@ -1,0 +1,40 @@
+"""Denied access leaves a useful trace: which patient, and whether it was under break-the-glass."""
+
+import json
+
+from django.core.exceptions import ValidationError
+
+from clarity.api.errors import problem_exception_handler
+from clarity.api.tests.helpers import make_patient
+from clarity.audit.models import AuditEvent
+from clarity.users.tests.factories import UserFactory
+
+
+def test_a_refused_write_under_break_the_glass_is_audited_as_break_glass(db, client_for):
+    outsider = UserFactory(role="clinician")
+    patient = make_patient(primary=UserFactory(role="clinician"))
+    client = client_for(outsider)
+    reason = {"reason": "Unconscious in the emergency department, need history"}
+    assert client.post(f"/api/v1/patients/{patient.pk}/break-glass/", reason, format="json").status_code == 201
+    response = client.patch(f"/api/v1/patients/{patient.pk}/", {"given_name": "X"}, format="json")
+    assert response.status_code == 403
+    denied = AuditEvent.objects.get(action="denied", actor=outsider)
+    assert denied.break_glass is True and denied.patient_id == patient.pk
+
+
+def test_an_out_of_scope_read_is_audited_against_the_patient(db, client_for):
+    outsider = UserFactory(role="clinician")
+    patient = make_patient(primary=UserFactory(role="clinician"))
+    assert client_for(outsider).get(f"/api/v1/patients/{patient.pk}/").status_code == 404
+    denied = AuditEvent.objects.get(action="denied", actor=outsider)
+    assert denied.patient_id == patient.pk and denied.resource_id == str(patient.pk)
+
+
+def test_a_model_validation_error_never_echoes_the_submitted_value():
+    exc = ValidationError(
+        {"sex": [ValidationError("Value %(value)r is not a valid choice.", code="invalid_choice", params={"value": "zzz-secret"})]}
+    )
+    response = problem_exception_handler(exc, {})
+    body = json.loads(response.content)
+    assert response.status_code == 400 and "zzz-secret" not in response.content.decode()
+    assert body["errors"] == {"sex": ["Not one of the allowed values."]}
