@@ -214,8 +214,6 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "clarity.api.errors.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "clarity.api.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
-    # JSON is the only format; `?format=` would otherwise 404 before auth and validation.
-    "URL_FORMAT_OVERRIDE": None,
     "DATETIME_FORMAT": "iso-8601",
     "COERCE_DECIMAL_TO_STRING": False,
 }
