@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("clarity.users.urls")),
     path("", include("patients.urls")),
     path("", include("twins.urls")),
+    path("", include("interactions.urls")),
     path("audit-events/", AuditEventListView.as_view(), name="audit-events"),
 ]
 

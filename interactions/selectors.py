@@ -1,0 +1,48 @@
+"""Reads for the interaction log. Callers check patient access first (patients.selectors)."""
+
+from django.db.models import TextField
+from django.db.models.functions import Cast
+
+from twins.models import DigitalTwin
+
+from .models import InteractionLog
+
+# What the export reads per row: tuples, not models, and the payload as the database's
+# JSON text (it is copied into the document as it is, never parsed and re-encoded).
+EXPORT_COLUMNS = ("id", "twin_id", "actor_id", "kind", "payload_json", "occurred_at", "recorded_at")
+
+
+def interactions_of(patient_id, *, kind=None, twin_id=None, since=None, until=None):
+    """One patient's log, filtered; callers order it (-occurred_at, -id) to use the patient index."""
+    queryset = InteractionLog.objects.filter(patient_id=patient_id)
+    if kind is not None:
+        queryset = queryset.filter(kind=kind)
+    if twin_id is not None:
+        queryset = queryset.filter(twin_id=twin_id)
+    if since is not None:
+        queryset = queryset.filter(occurred_at__gte=since)
+    if until is not None:
+        queryset = queryset.filter(occurred_at__lt=until)
+    return queryset
+
+
+def twins_of_patient(patient_id, twin_ids) -> set:
+    """Which of `twin_ids` belong to the patient, in one query."""
+    if not twin_ids:
+        return set()
+    return set(DigitalTwin.objects.filter(patient_id=patient_id, pk__in=twin_ids).values_list("pk", flat=True))
+
+
+def interaction_rows_for_export(patient_id, *, chunk_size: int):
+    """
+    Every interaction of the patient, newest first, as tuples in EXPORT_COLUMNS order, fetched `chunk_size` rows at a time. On PostgreSQL `iterator()` reads from a
+    named server-side cursor (declared WITH HOLD in autocommit, so it needs no open
+    transaction); on SQLite from a cursor stepped lazily. Memory stays bounded either way.
+    """
+    return (
+        InteractionLog.objects.filter(patient_id=patient_id)
+        .order_by("-occurred_at", "-id")
+        .annotate(payload_json=Cast("payload", TextField()))
+        .values_list(*EXPORT_COLUMNS)
+        .iterator(chunk_size=chunk_size)
+    )

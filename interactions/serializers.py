@@ -1,0 +1,65 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from clarity.api.fields import AwareDateTimeField, StrictFieldsMixin
+from patients.serializers import CareTeamMemberSerializer, PatientSerializer
+from twins.serializers import TwinRevisionSerializer, TwinSerializer
+
+from .models import InteractionLog, Kind
+from .payloads import validate_payload
+
+MAX_BATCH = 1000
+
+
+@extend_schema_field({"type": "object", "description": "At most 64 KiB of JSON; rules by kind in DOMAIN.md."})
+class PayloadField(serializers.JSONField):
+    """Any JSON here; `validate_payload` applies the per-kind rules."""
+
+
+class InteractionSerializer(serializers.ModelSerializer):
+    """The interaction representation of API.md."""
+
+    patient = serializers.UUIDField(source="patient_id", read_only=True)
+    twin = serializers.UUIDField(source="twin_id", read_only=True, allow_null=True)
+    actor = serializers.UUIDField(source="actor_id", read_only=True, allow_null=True)
+    payload = PayloadField(read_only=True)
+
+    class Meta:
+        model = InteractionLog
+        fields = ["id", "patient", "twin", "actor", "kind", "payload", "occurred_at", "recorded_at"]
+        read_only_fields = fields
+
+
+class InteractionCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    """One item of a POST body. Errors on the payload are keyed `payload.<key>`."""
+
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    payload = PayloadField()
+    occurred_at = AwareDateTimeField()
+    twin = serializers.UUIDField(required=False, allow_null=True, help_text="One of this patient's twins.")
+
+    def validate(self, attrs):
+        errors = validate_payload(attrs["kind"], attrs["payload"])
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class ExportTwinSerializer(TwinSerializer):
+    """A twin as the twins API shows it, plus its revisions as the revisions API shows them."""
+
+    revisions = TwinRevisionSerializer(many=True, read_only=True)
+
+    class Meta(TwinSerializer.Meta):
+        fields = [*TwinSerializer.Meta.fields, "revisions"]
+        read_only_fields = fields
+
+
+class PatientExportSerializer(serializers.Serializer):
+    """The export document (documentation only: the view streams it, see export.py)."""
+
+    patient = PatientSerializer()
+    care_team = CareTeamMemberSerializer(many=True)
+    twins = ExportTwinSerializer(many=True)
+    interactions = InteractionSerializer(many=True)
+    exported_at = serializers.DateTimeField()

@@ -1,0 +1,164 @@
+"""Writes for the interaction log: one transaction per request, rows and audit together."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models.expressions import DatabaseDefault
+
+from clarity.api.errors import Forbidden
+from clarity.audit.models import Action
+from clarity.audit.services import AuditContext, audit_record
+from clarity.users.models import User
+from patients.selectors import Access, patient_access_for
+
+from .idempotency import IdempotencyKey
+from .models import IdempotencyRecord, InteractionLog, Kind
+from .selectors import twins_of_patient
+
+CREATORS = Access.WRITERS | {Access.SELF}
+PATIENT_KINDS = frozenset({Kind.MESSAGE, Kind.ASSESSMENT})
+
+
+class IdempotencyMismatch(Exception):
+    """The caller reused an Idempotency-Key for a different request (HTTP 422)."""
+
+
+@dataclass(frozen=True)
+class Created:
+    """What to answer: the new rows' representation, or the remembered one on a replay."""
+
+    status: int
+    body: object
+    replayed: bool = False
+
+
+def interactions_create(
+    *,
+    actor: User,
+    patient_id,
+    items: list[dict],
+    many: bool,
+    idempotency: IdempotencyKey | None,
+    ctx: AuditContext,
+    represent: Callable[[list[InteractionLog]], object],
+) -> Created:
+    """
+    Append `items` (validated InteractionCreateSerializer data) to a patient's log, all or
+    nothing, with one `create` audit event, in one transaction whose query count
+    does not depend on the number of items. `represent(rows)` makes the response body,
+    which is remembered with the Idempotency-Key in the same transaction.
+
+    Raises OutOfScope (404); Forbidden (403: researcher, break-glass, or a patient posting
+    a kind other than message/assessment); ValidationError (400: a twin that is not the
+    patient's, keyed "N.twin" for a batch); IdempotencyMismatch (422: the key was used for
+    another request); IntegrityError (409) for a conflict that is not a concurrent retry.
+
+    Concurrent retries with one key: both transactions insert the same unique
+    (actor, idempotency_key) rows; on PostgreSQL the second waits on the unique index
+    until the first commits, then fails; it rolls back and replays the winner's response.
+    """
+    try:
+        with transaction.atomic():
+            access = patient_access_for(actor, patient_id)
+            ctx.break_glass = access.break_glass
+            access.require(CREATORS)
+            if access.level == Access.SELF and any(item["kind"] not in PATIENT_KINDS for item in items):
+                raise Forbidden(
+                    "Patients may record only messages and assessments.",
+                    resource_type="interaction",
+                    resource_id=patient_id,
+                    patient_id=patient_id,
+                )
+            if idempotency is not None:
+                replay = _replay(actor=actor, idempotency=idempotency, patient_id=patient_id, ctx=ctx)
+                if replay is not None:
+                    return replay
+            _check_twins(patient_id, items, many=many)
+            rows = [
+                InteractionLog(
+                    patient_id=patient_id,
+                    twin_id=item.get("twin"),
+                    actor=actor,
+                    kind=item["kind"],
+                    payload=item["payload"],
+                    occurred_at=item["occurred_at"],
+                    idempotency_key=f"{idempotency.key}:{index}" if idempotency else None,
+                )
+                for index, item in enumerate(items)
+            ]
+            InteractionLog.objects.bulk_create(rows)
+            rows = _with_database_defaults(rows)
+            body = represent(rows)
+            _audit(ctx, Action.CREATE, patient_id, [row.pk for row in rows])
+            if idempotency is not None:
+                IdempotencyRecord.objects.create(
+                    actor=actor,
+                    key=idempotency.key,
+                    request_fingerprint=idempotency.fingerprint,
+                    response_status=201,
+                    response_body=body,
+                )
+            return Created(201, body)
+    except IntegrityError:
+        if idempotency is None:
+            raise
+        # A concurrent request with the same key committed first: answer as it did.
+        with transaction.atomic():
+            replay = _replay(actor=actor, idempotency=idempotency, patient_id=patient_id, ctx=ctx)
+        if replay is None:
+            raise
+        return replay
+
+
+def _replay(*, actor, idempotency: IdempotencyKey, patient_id, ctx: AuditContext) -> Created | None:
+    record = IdempotencyRecord.objects.filter(actor=actor, key=idempotency.key).first()
+    if record is None:
+        return None
+    if record.request_fingerprint != idempotency.fingerprint:
+        raise IdempotencyMismatch()
+    # A replay shows the rows again: audit it as a read.
+    body = record.response_body
+    _audit(ctx, Action.READ, patient_id, [item["id"] for item in body] if isinstance(body, list) else [body["id"]])
+    return Created(record.response_status, body, replayed=True)
+
+
+def _audit(ctx: AuditContext, action: str, patient_id, ids: list[int]) -> None:
+    """
+    One event per request, naming the row when there is one. A batch is accounted to its
+    patient rather than as up to 1,000 events to write and seal; its rows carry the same
+    actor, and on PostgreSQL their recorded_at equals the event's occurred_at (both are the
+    transaction's now()).
+    """
+    audit_record(
+        ctx,
+        action=action,
+        resource_type="interaction",
+        resource_id=str(ids[0]) if len(ids) == 1 else "",
+        patient_id=patient_id,
+    )
+
+
+def _check_twins(patient_id, items: list[dict], *, many: bool) -> None:
+    wanted = {item["twin"] for item in items if item.get("twin") is not None}
+    found = twins_of_patient(patient_id, wanted)
+    errors = {
+        f"{index}.twin" if many else "twin": ["No such twin for this patient."]
+        for index, item in enumerate(items)
+        if item.get("twin") is not None and item["twin"] not in found
+    }
+    if errors:
+        raise ValidationError(errors)
+
+
+def _with_database_defaults(rows: list[InteractionLog]) -> list[InteractionLog]:
+    """
+    `recorded_at` is the database's clock. Backends that support INSERT … RETURNING
+    (PostgreSQL, SQLite ≥ 3.35) hand it back from bulk_create; otherwise read the rows
+    again, in one query.
+    """
+    if not any(isinstance(row.recorded_at, DatabaseDefault) for row in rows):
+        return rows
+    stored = InteractionLog.objects.in_bulk([row.pk for row in rows])
+    return [stored[row.pk] for row in rows]

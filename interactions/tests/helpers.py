@@ -1,0 +1,93 @@
+"""Plain-ORM test data for the interactions tests (the app factories live on another branch)."""
+
+import datetime
+import itertools
+
+from django.db import connection
+from django.utils import timezone
+
+from patients.models import BreakGlassGrant, CareTeamMembership, Patient
+from twins.models import DigitalTwin, TwinRevision
+
+from ..models import InteractionLog
+
+_mrns = itertools.count(1)
+BASE_TIME = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.UTC)
+CONFIGURATION = {"simulation_granularity_hours": 24, "data_sources_enabled": ["symptoms"]}
+
+
+def make_patient(*, primary=None, consulting=(), user=None, **fields) -> Patient:
+    number = next(_mrns)
+    values = {
+        "mrn": f"IN-{number:06d}",
+        # Distinctive names: the suite's PHI-leak check looks for them in every error body.
+        "given_name": f"Ysolde{number}",
+        "family_name": f"Quarrington{number}",
+        "date_of_birth": datetime.date(1980, 1, 1),
+    }
+    values.update(fields)
+    patient = Patient.objects.create(user=user, **values)
+    if primary is not None:
+        CareTeamMembership.objects.create(patient=patient, clinician=primary, role="primary")
+    for clinician in consulting:
+        CareTeamMembership.objects.create(patient=patient, clinician=clinician, role="consulting")
+    return patient
+
+
+def make_twin(patient, *, twin_type="psychiatric", created_by=None, revisions=1) -> DigitalTwin:
+    """A twin with `revisions` configuration revisions (version = revisions)."""
+    twin = DigitalTwin.objects.create(
+        patient=patient, name=f"{twin_type} twin", twin_type=twin_type, status="active",
+        configuration=CONFIGURATION, version=revisions, created_by=created_by,
+    )
+    for version in range(1, revisions + 1):
+        configuration = {**CONFIGURATION, "simulation_granularity_hours": version}
+        TwinRevision.objects.create(twin=twin, version=version, configuration=configuration, changed_by=created_by)
+    return twin
+
+
+def break_glass(clinician, patient) -> BreakGlassGrant:
+    now = timezone.now()
+    return BreakGlassGrant.objects.create(
+        patient=patient, clinician=clinician, reason="Emergency: patient unresponsive in ED",
+        created_at=now, expires_at=now + datetime.timedelta(hours=1),
+    )
+
+
+def make_interactions(patient, count: int, *, kind="observation", twin=None, actor=None, start=BASE_TIME, step_seconds=60):
+    """`count` rows, one every `step_seconds` from `start`, in one bulk insert."""
+    rows = [
+        InteractionLog(
+            patient=patient, twin=twin, actor=actor, kind=kind, payload={"n": index},
+            occurred_at=start + datetime.timedelta(seconds=index * step_seconds),
+        )
+        for index in range(count)
+    ]
+    return InteractionLog.objects.bulk_create(rows)
+
+
+def insert_interactions_fast(patient, count: int, *, start=BASE_TIME) -> None:
+    """`count` observation rows in ONE INSERT … SELECT: no Python object per row."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "INSERT INTO interactions_interactionlog (patient_id, kind, payload, occurred_at) "
+                "SELECT %s, 'observation', jsonb_build_object('n', n, 'note', 'steady'), "
+                "%s + n * interval '1 second' FROM generate_series(1, %s) AS n",
+                [patient.pk, start, count],
+            )
+        else:
+            # SQLite keeps UUIDs as 32 hex digits and datetimes as ISO text.
+            cursor.execute(
+                "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < %s) "
+                "INSERT INTO interactions_interactionlog (patient_id, kind, payload, occurred_at) "
+                "SELECT %s, 'observation', json_object('n', n, 'note', 'steady'), "
+                "strftime('%%Y-%%m-%%d %%H:%%M:%%S', %s, '+' || n || ' seconds') FROM seq",
+                [count, patient.pk.hex, start.strftime("%Y-%m-%d %H:%M:%S")],
+            )
+
+
+def item(kind="message", payload=None, occurred_at="2026-02-01T09:00:00Z", **extra) -> dict:
+    if payload is None:
+        payload = {"text": "Slept badly again."} if kind == "message" else {"instrument": "PHQ-9", "score": 12} if kind == "assessment" else {"value": 1}
+    return {"kind": kind, "payload": payload, "occurred_at": occurred_at, **extra}

@@ -1,0 +1,191 @@
+from django.db import transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from rest_framework.response import Response
+
+from clarity.api.errors import Problem, flatten_errors
+from clarity.api.fields import parse_query_datetime
+from clarity.api.pagination import KeysetPaginator
+from clarity.api.query import check_params, choice_param, uuid_param
+from clarity.api.schema import PAGE_PARAMETERS, paginated, problems
+from clarity.api.streaming import SyncIteratorStreamingResponse
+from clarity.api.views import ApiView
+from clarity.audit.models import Action
+from clarity.audit.services import audit_record
+from patients.models import Patient
+from patients.selectors import Access, patient_access_for, with_care_team
+from patients.serializers import CareTeamMemberSerializer, PatientSerializer
+from twins.models import DigitalTwin, TwinRevision
+
+from . import services
+from .export import export_chunks
+from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyKey, idempotency_key_from, request_fingerprint
+from .models import Kind
+from .selectors import interactions_of
+from .serializers import (
+    MAX_BATCH,
+    ExportTwinSerializer,
+    InteractionCreateSerializer,
+    InteractionSerializer,
+    PatientExportSerializer,
+)
+
+INTERACTION_PAGES = KeysetPaginator(["-occurred_at", "-id"])
+EXPORTERS = Access.WRITERS | {Access.SELF}
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    description=(
+        f"Optional, 1–{MAX_KEY_LENGTH} printable ASCII characters (IETF Idempotency-Key draft; a structured-field "
+        "string or a bare token). A retry by the same caller with the same key and the same body returns the "
+        "original status and body and creates nothing; the same key with a different body (or another patient) "
+        "→ 422. Keys are per caller and remembered for at least 24 hours."
+    ),
+)
+
+
+def _one_or_many(name: str, serializer_class, help_text: str):
+    return PolymorphicProxySerializer(
+        component_name=name,
+        serializers=[serializer_class, serializer_class(many=True)],
+        resource_type_field_name=None,
+        many=False,
+        help_text=help_text,
+    )
+
+
+class InteractionListView(ApiView):
+    audit_resource_type = "interaction"
+
+    @extend_schema(
+        operation_id="patients_interactions_list",
+        parameters=[
+            OpenApiParameter("kind", str, enum=Kind.values),
+            OpenApiParameter("twin", str, description="Twin id (UUID)."),
+            OpenApiParameter("since", str, description="ISO 8601 with offset; occurred_at ≥ since."),
+            OpenApiParameter("until", str, description="ISO 8601 with offset; occurred_at < until."),
+            *PAGE_PARAMETERS,
+        ],
+        responses={200: paginated(InteractionSerializer, "PaginatedInteractionList"), **problems(400, 403, 404)},
+        description="Newest first by (occurred_at, id).",
+    )
+    async def get(self, request, pk):
+        return await self.run(self.list, request, pk)
+
+    @extend_schema(
+        operation_id="patients_interactions_create",
+        parameters=[IDEMPOTENCY_KEY],
+        request=_one_or_many(
+            "InteractionCreateBody", InteractionCreateSerializer, f"One interaction, or an array of 1–{MAX_BATCH}."
+        ),
+        responses={
+            201: _one_or_many("InteractionCreated", InteractionSerializer, "The created interaction, or the array."),
+            **problems(400, 403, 404, 409, 413, 415, 422),
+        },
+        description=(
+            f"One object → 201 with it; an array of 1–{MAX_BATCH} → 201 with the array, all or nothing (errors "
+            'keyed by item, e.g. "3.payload.score"). A patient may post only `message` and `assessment` (others → 403).'
+        ),
+    )
+    async def post(self, request, pk):
+        return await self.run(self.create, request, pk)
+
+    def list(self, request, pk):
+        check_params(request, {"kind", "twin", "since", "until"})
+        params = request.query_params
+        queryset = interactions_of(
+            pk,
+            kind=choice_param(request, "kind", Kind.values),
+            twin_id=uuid_param(request, "twin"),
+            since=parse_query_datetime(params["since"], "since") if "since" in params else None,
+            until=parse_query_datetime(params["until"], "until") if "until" in params else None,
+        )
+        ctx = self.audit_context(request)
+        with transaction.atomic():
+            access = patient_access_for(request.user, pk)
+            ctx.break_glass = access.break_glass
+            rows, next_url, previous_url = INTERACTION_PAGES.paginate(queryset, request)
+            audit_record(ctx, action=Action.LIST, resource_type="interaction", resource_id=pk, patient_id=pk)
+        return Response({"results": InteractionSerializer(rows, many=True).data, "next": next_url, "previous": previous_url})
+
+    def create(self, request, pk):
+        key = idempotency_key_from(request)
+        data = request.data
+        many = isinstance(data, list)
+        if many:
+            if not 1 <= len(data) <= MAX_BATCH:
+                raise Problem(400, "The request is invalid.", errors={"body": [f"Send 1 to {MAX_BATCH} interactions."]})
+            serializer = InteractionCreateSerializer(data=data, many=True)
+        else:
+            serializer = InteractionCreateSerializer(data=data)
+        if not serializer.is_valid():
+            raise Problem(400, "The request is invalid.", errors=flatten_errors(serializer.errors))
+        items = serializer.validated_data if many else [serializer.validated_data]
+
+        def represent(rows):
+            return InteractionSerializer(rows, many=True).data if many else InteractionSerializer(rows[0]).data
+
+        idempotency = None
+        if key is not None:
+            idempotency = IdempotencyKey(key, request_fingerprint(target=f"patients/{pk}/interactions", body=data))
+        try:
+            created = services.interactions_create(
+                actor=request.user,
+                patient_id=pk,
+                items=items,
+                many=many,
+                idempotency=idempotency,
+                ctx=self.audit_context(request),
+                represent=represent,
+            )
+        except services.IdempotencyMismatch:
+            raise Problem(422, "This Idempotency-Key was already used with a different request.") from None
+        return Response(created.body, status=created.status)
+
+
+class InteractionItemView(ApiView):
+    """Log entries are append-only: no method is allowed on one (405)."""
+
+    audit_resource_type = "interaction"
+
+
+class PatientExportView(ApiView):
+    audit_resource_type = "patient"
+
+    @extend_schema(
+        operation_id="patients_export",
+        responses={200: PatientExportSerializer, **problems(400, 403, 404)},
+        description=(
+            "Everything held about the patient as one JSON document, streamed (bounded memory for any number of "
+            "interactions; interactions newest first). Admin, care team, or the patient; break-the-glass → 403. "
+            "Audited as `export` before the first byte is sent."
+        ),
+    )
+    async def get(self, request, pk):
+        return await self.run(self.export, request, pk)
+
+    def export(self, request, pk):
+        check_params(request, set())
+        ctx = self.audit_context(request)
+        with transaction.atomic():
+            access = patient_access_for(request.user, pk, queryset=with_care_team(Patient.objects.all()))
+            ctx.break_glass = access.break_glass
+            access.require(EXPORTERS)
+            audit_record(ctx, action=Action.EXPORT, resource_type="patient", resource_id=pk, patient_id=pk)
+        patient = access.patient
+        twins = DigitalTwin.objects.filter(patient=patient).order_by("created_at", "id").prefetch_related(
+            Prefetch("revisions", queryset=TwinRevision.objects.order_by("-version"))
+        )
+        head = {
+            "patient": PatientSerializer(patient).data,
+            "care_team": CareTeamMemberSerializer(patient.care_team.all(), many=True).data,
+            "twins": ExportTwinSerializer(twins, many=True).data,
+        }
+        exported_at = timezone.now().isoformat().replace("+00:00", "Z")
+        return SyncIteratorStreamingResponse(
+            export_chunks(patient_id=patient.pk, head=head, exported_at=exported_at),
+            content_type="application/json",
+        )
