@@ -129,20 +129,38 @@ def test_database_outage_under_load_answers_503_and_recovers_within_5s(server, h
     )
 
 
-def test_write_cut_mid_transaction_answers_503_and_stores_nothing(server, healthy_proxy, world, pg, rel_db):
-    # Given a patient create blocked inside its transaction (the audit table is locked,
-    # so the request has inserted the patient and waits to insert its audit event)
-    token = world["tokens"]["clinician"]
+def _patient_write(world):
     mrn = f"CUT-{time.time_ns()}"
     body = {"mrn": mrn, "given_name": "Cut", "family_name": "Midway", "date_of_birth": "1990-01-01", "sex": "unknown"}
+    return "/api/v1/patients/", body, {}, ("SELECT count(*) FROM patients_patient WHERE mrn = %s", [mrn])
+
+
+def _batch_write(world):
+    key = f"cut-{time.time_ns()}"
+    body = [
+        {"kind": "observation", "payload": {"n": n}, "occurred_at": f"2026-02-01T00:{n // 60:02d}:{n % 60:02d}+00:00"}
+        for n in range(500)
+    ]
+    check = (
+        "SELECT (SELECT count(*) FROM interactions_interactionlog WHERE idempotency_key LIKE %s)"
+        " + (SELECT count(*) FROM interactions_idempotencyrecord WHERE key = %s)",
+        [key + ":%", key],
+    )
+    return f"/api/v1/patients/{world['patients'][1]}/interactions/", body, {"Idempotency-Key": key}, check
+
+
+@pytest.mark.parametrize("write", [_patient_write, _batch_write], ids=["patient-create", "interaction-batch"])
+def test_write_cut_mid_transaction_answers_503_and_stores_nothing(write, server, healthy_proxy, world, pg, rel_db):
+    # Given a write blocked inside its transaction: the audit table is locked, so the
+    # request has inserted its rows and waits to insert its audit event
+    token = world["tokens"]["clinician"]
+    path, body, headers, (count_sql, count_args) = write(world)
     outcome = {}
 
     def post():
         with httpx.Client(base_url=server.url, timeout=30) as client:
             started = time.monotonic()
-            outcome["response"] = client.post(
-                "/api/v1/patients/", json=body, headers={"Authorization": f"Bearer {token}"}
-            )
+            outcome["response"] = client.post(path, json=body, headers={"Authorization": f"Bearer {token}", **headers})
             outcome["seconds"] = time.monotonic() - started
 
     with psycopg.connect(pg.url(rel_db)) as locker:
@@ -160,7 +178,7 @@ def test_write_cut_mid_transaction_answers_503_and_stores_nothing(server, health
     assert_unavailable_problem(outcome["response"])
     assert outcome["seconds"] < REQUEST_BOUND_SECONDS + 5
     with psycopg.connect(pg.url(rel_db)) as conn:
-        assert conn.execute("SELECT count(*) FROM patients_patient WHERE mrn = %s", [mrn]).fetchone()[0] == 0
+        assert conn.execute(count_sql, count_args).fetchone()[0] == 0
     # and the server serves again
     assert wait_until_ok(server, "/api/v1/users/me/", token, bound=RECOVERY_BOUND_SECONDS) < RECOVERY_BOUND_SECONDS
 
