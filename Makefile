@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run serve test install env lint bench bench-scale clean
+.PHONY: run serve test install env lint bench bench-scale soak clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ bench: install
 # Interactions page latency at 10^5, 10^6, 10^7 interactions for one patient, with EXPLAIN.
 bench-scale: install
 	$(PY) -m bench.run --scale $(BENCH_ARGS)
+
+# Soak: 64 clients, mixed reads/lists/writes/batches against the production server on a
+# scratch PostgreSQL database (needs DATABASE_URL=postgres://...); fails on any error or
+# >= 10 % RSS growth. SOAK_SECONDS=600 for a longer run.
+SOAK_SECONDS ?= 60
+soak: install
+	$(PY) bench/soak.py --seconds $(SOAK_SECONDS)
 
 lint: install
 	$(PY) -m ruff check .

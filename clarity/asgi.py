@@ -7,7 +7,14 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clarity.settings")
 django.setup(set_prefix=False)
 
-# Django's handler, but its middleware hooks run without a thread hop each (see the module).
+from django.conf import settings  # noqa: E402
+
+from clarity.api.body_limit import BodyLimitMiddleware  # noqa: E402
 from clarity.api.django_middleware import ASGIHandler  # noqa: E402
 
-application = ASGIHandler()
+# Django's handler, but its middleware hooks run without a thread hop each and requests
+# reuse threads (see clarity/api/django_middleware.py).
+django_application = ASGIHandler()
+
+# The body limit is enforced here, before Django's handler spools the body (see body_limit.py).
+application = BodyLimitMiddleware(django_application, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)

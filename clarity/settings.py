@@ -95,9 +95,23 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
         _db["OPTIONS"]["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN", default=2),
             "max_size": env.int("DATABASE_POOL_MAX", default=16),
-            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=5.0),
+            # How long a request waits for a connection before it is answered 503: while
+            # the database is down every request waits this long, so keep it short.
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3.0),
+            # psycopg_pool retries a failed connection with exponential back-off (1, 2, 4,
+            # 8, 16 s ...) until reconnect_timeout (default 5 min): after a 30 s outage the
+            # next attempt could be 30 s away. Giving up after 2 s lets the next request
+            # start a fresh attempt at once, so the pool refills as soon as the database is back.
+            "reconnect_timeout": env.float("DATABASE_POOL_RECONNECT_TIMEOUT", default=2.0),
         }
-    _db["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+    _db["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
+    # One slow query (a lock queue, a runaway plan) must not hold a worker and a pooled
+    # connection indefinitely: PostgreSQL cancels it (SQLSTATE 57014, answered 503).
+    # 0 disables it, e.g. for a long one-off maintenance command.
+    _statement_timeout = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=15000)
+    if _statement_timeout > 0:
+        _options = _db["OPTIONS"].get("options", "")
+        _db["OPTIONS"]["options"] = f"{_options} -c statement_timeout={_statement_timeout}".strip()
     _db.setdefault("TEST", {})
     if env.str("DATABASE_TEST_NAME", default=""):
         _db["TEST"]["NAME"] = env.str("DATABASE_TEST_NAME")

@@ -1,7 +1,15 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 
 
 class AuditConfig(AppConfig):
     name = "clarity.audit"
     label = "audit"
     verbose_name = "Audit trail"
+
+    def ready(self):
+        from clarity.sqlite import use_runtime_parameter_limit
+
+        # A list page writes one audit event per patient and a batch POST up to 1,000 rows:
+        # each must be one INSERT on SQLite too, so query counts do not grow with the page.
+        connection_created.connect(use_runtime_parameter_limit, dispatch_uid="clarity.sqlite.parameter_limit")

@@ -7,7 +7,7 @@ from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessio
 from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrfViewMiddleware
 
 from clarity.api import django_middleware
-from clarity.asgi import application
+from clarity.asgi import application, django_application
 
 
 def _middleware_chain(handler):
@@ -21,7 +21,7 @@ def _middleware_chain(handler):
 
 
 def test_asgi_application_loads_the_hop_free_subclasses_of_djangos_middleware():
-    chain = _middleware_chain(application)
+    chain = _middleware_chain(django_application)
 
     assert django_middleware.SessionMiddleware in chain
     assert django_middleware.CsrfViewMiddleware in chain
