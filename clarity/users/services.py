@@ -108,7 +108,8 @@ def session_end(*, request, ctx: AuditContext) -> None:
 def user_create(*, username: str, email: str, password: str, role: str, first_name: str = "", last_name: str = "", ctx: AuditContext) -> User:
     """
     Create a user. Raises DuplicateUser (409) for a taken username/email in any case,
-    ValidationError (400) for a weak password. Admin-role users get Django admin access.
+    ValidationError (400) for a weak password. Admin-role users get Django admin access
+    (staff and superuser); no other role does.
     """
     if User.objects.filter(username__iexact=username).exists():
         raise DuplicateUser("username")
@@ -120,7 +121,10 @@ def user_create(*, username: str, email: str, password: str, role: str, first_na
         role=role,
         first_name=first_name,
         last_name=last_name,
+        # DOMAIN.md: the admin role sees everything and is staff; in the Django admin that
+        # is every model permission, so admins are superusers (other roles: neither).
         is_staff=role == Role.ADMIN,
+        is_superuser=role == Role.ADMIN,
     )
     try:
         validate_password(password, user)

@@ -287,3 +287,17 @@ def test_the_users_list_refuses_unknown_query_parameters(admin_user):
     response = bearer_client(admin_user).get("/api/v1/users/", {"role": "admin"})
 
     assert "role" in assert_problem(response, 400)["errors"]
+
+
+def test_an_admin_created_through_the_api_can_review_patients_in_the_django_admin(admin_user, client_for):
+    from django.test import Client
+
+    body = {"username": "second-admin", "email": "second@example.org", "password": "a long enough passphrase 91", "role": "admin"}
+    assert client_for(admin_user).post("/api/v1/users/", body, format="json").status_code == 201
+    browser = Client()
+    assert browser.login(username="second-admin", password=body["password"])
+    assert browser.get("/admin/patients/patient/").status_code == 200
+    clinician_body = {**body, "username": "plain-clinician", "email": "pc@example.org", "role": "clinician"}
+    assert client_for(admin_user).post("/api/v1/users/", clinician_body, format="json").status_code == 201
+    assert browser.login(username="plain-clinician", password=body["password"])
+    assert browser.get("/admin/patients/patient/").status_code == 302  # not staff: sent to the login page
