@@ -13,8 +13,7 @@ from clarity.api.streaming import SyncIteratorStreamingResponse
 from clarity.api.views import ApiView
 from clarity.audit.models import Action
 from clarity.audit.services import audit_record
-from patients.models import Patient
-from patients.selectors import Access, patient_access_for, with_care_team
+from patients.selectors import Access, patient_access_for
 from patients.serializers import CareTeamMemberSerializer, PatientSerializer
 from twins.models import DigitalTwin, TwinRevision
 
@@ -171,7 +170,7 @@ class PatientExportView(ApiView):
         check_params(request, set())
         ctx = self.audit_context(request)
         with transaction.atomic():
-            access = patient_access_for(request.user, pk, queryset=with_care_team(Patient.objects.all()))
+            access = patient_access_for(request.user, pk, with_team=True)
             ctx.break_glass = access.break_glass
             access.require(EXPORTERS)
             audit_record(ctx, action=Action.EXPORT, resource_type="patient", resource_id=pk, patient_id=pk)

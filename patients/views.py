@@ -134,7 +134,7 @@ class PatientDetailView(ApiView):
         check_params(request, set())
         ctx = self.audit_context(request)
         with transaction.atomic():
-            access = patient_access_for(request.user, pk, queryset=with_care_team(Patient.objects.all()))
+            access = patient_access_for(request.user, pk, with_team=True)
             ctx.break_glass = access.break_glass
             audit_record(ctx, action=Action.READ, resource_type="patient", resource_id=pk, patient_id=pk)
         return patient_response(access.patient)
