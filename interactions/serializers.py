@@ -1,3 +1,4 @@
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -28,6 +29,31 @@ class InteractionSerializer(serializers.ModelSerializer):
         model = InteractionLog
         fields = ["id", "patient", "twin", "actor", "kind", "payload", "occurred_at", "recorded_at"]
         read_only_fields = fields
+
+
+def _iso(value):
+    """DRF's ISO 8601 output for an aware datetime: in TIME_ZONE (UTC), `Z` for +00:00."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def interaction_representation(row: InteractionLog) -> dict:
+    """
+    InteractionSerializer's output, built directly: a page of 50 spent ~2 ms in DRF's
+    per-field machinery for eight plain attributes. A test keeps the two identical.
+    """
+    return {
+        "id": row.id,
+        "patient": str(row.patient_id),
+        "twin": str(row.twin_id) if row.twin_id is not None else None,
+        "actor": str(row.actor_id) if row.actor_id is not None else None,
+        "kind": row.kind,
+        "payload": row.payload,
+        "occurred_at": _iso(row.occurred_at),
+        "recorded_at": _iso(row.recorded_at),
+    }
 
 
 class InteractionCreateSerializer(StrictFieldsMixin, serializers.Serializer):

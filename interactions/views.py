@@ -28,6 +28,7 @@ from .serializers import (
     InteractionCreateSerializer,
     InteractionSerializer,
     PatientExportSerializer,
+    interaction_representation,
 )
 
 INTERACTION_PAGES = KeysetPaginator(["-occurred_at", "-id"])
@@ -108,7 +109,8 @@ class InteractionListView(ApiView):
             ctx.break_glass = access.break_glass
             rows, next_url, previous_url = INTERACTION_PAGES.paginate(queryset, request)
             audit_record(ctx, action=Action.LIST, resource_type="interaction", resource_id=pk, patient_id=pk)
-        return Response({"results": InteractionSerializer(rows, many=True).data, "next": next_url, "previous": previous_url})
+        results = [interaction_representation(row) for row in rows]
+        return Response({"results": results, "next": next_url, "previous": previous_url})
 
     def create(self, request, pk):
         key = idempotency_key_from(request)
