@@ -54,6 +54,37 @@ class PatientSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _iso_datetime(value):
+    """DRF's ISO 8601 output for an aware datetime: in TIME_ZONE (UTC), `Z` for +00:00."""
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def patient_representation(patient: Patient) -> dict:
+    """
+    PatientSerializer's output, built directly (a test keeps the two identical): every
+    patient read and list page paid ~1 ms per patient in DRF's per-field machinery.
+    Expects `care_team` prefetched in (created_at, id) order, as the selectors do.
+    """
+    return {
+        "id": str(patient.id),
+        "mrn": patient.mrn,
+        "given_name": patient.given_name,
+        "family_name": patient.family_name,
+        "date_of_birth": patient.date_of_birth.isoformat(),
+        "sex": patient.sex,
+        "email": patient.email,
+        "phone": patient.phone,
+        "address": patient.address,
+        "status": patient.status,
+        "user": str(patient.user_id) if patient.user_id is not None else None,
+        "care_team": [{"clinician": str(m.clinician_id), "role": m.role} for m in patient.care_team.all()],
+        "version": patient.version,
+        "created_at": _iso_datetime(patient.created_at),
+        "updated_at": _iso_datetime(patient.updated_at),
+    }
+
+
 def _validate_dob(value):
     if value > timezone.localdate():
         raise serializers.ValidationError("Date of birth cannot be in the future.")

@@ -23,6 +23,7 @@ from .serializers import (
     PatientCreateSerializer,
     PatientSerializer,
     PatientUpdateSerializer,
+    patient_representation,
 )
 
 PATIENT_PAGES = KeysetPaginator(["family_name", "given_name", "id"])
@@ -31,7 +32,7 @@ CARE_TEAM_PAGES = KeysetPaginator(["created_at", "id"])
 
 
 def patient_response(patient, status_code=200, headers=None):
-    response = Response(PatientSerializer(patient).data, status=status_code, headers=headers)
+    response = Response(patient_representation(patient), status=status_code, headers=headers)
     response["ETag"] = etag_for(patient.version)
     return response
 
@@ -85,7 +86,8 @@ class PatientListView(ApiView):
             audit_record_many(
                 self.audit_context(request), action=Action.LIST, resource_type="patient", items=[(p.pk, p.pk) for p in rows]
             )
-        return Response({"results": PatientSerializer(rows, many=True).data, "next": next_url, "previous": previous_url})
+        results = [patient_representation(patient) for patient in rows]
+        return Response({"results": results, "next": next_url, "previous": previous_url})
 
     def create(self, request):
         user = request.user
