@@ -7,7 +7,7 @@ and id, the patient id, the client's IP, user agent and request id. Never PHI va
 
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from .models import Action, AuditEvent, Outcome
 
@@ -74,9 +74,47 @@ def audit_record_many(ctx: AuditContext, *, action, resource_type, items) -> Non
         ctx.event(action=action, resource_type=resource_type, resource_id=resource_id, patient_id=patient_id)
         for resource_id, patient_id in items
     ]
-    if events:
+    if not events:
+        return
+    if connection.vendor == "postgresql":
+        _insert_unnest(events)
+    else:
         AuditEvent.objects.bulk_create(events)
-        _after_commit()
+    _after_commit()
+
+
+# One fixed statement with one array per column: a list page's 50 events went through
+# bulk_create's per-value compilation (~20 ms of Python for 800 parameters) before.
+_UNNEST_COLUMNS = (
+    ("actor_id", "uuid"),
+    ("actor_username", "text"),
+    ("actor_role", "text"),
+    ("action", "text"),
+    ("resource_type", "text"),
+    ("resource_id", "text"),
+    ("patient_id", "uuid"),
+    ("ip", "inet"),
+    ("user_agent", "text"),
+    ("request_id", "text"),
+    ("outcome", "text"),
+    ("break_glass", "boolean"),
+)
+_UNNEST_SQL = (
+    "INSERT INTO audit_auditevent (actor_id, actor_username, actor_role, action, resource_type, resource_id,"
+    " patient_id, ip, user_agent, request_id, outcome, break_glass)"
+    " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+    " %s::uuid[], %s::inet[], %s::text[], %s::text[], %s::text[], %s::boolean[])"
+)
+
+
+def _insert_unnest(events) -> None:
+    def text(value):
+        return None if value is None else str(value)
+
+    columns = [[text(getattr(event, name)) if kind in ("uuid", "inet") else getattr(event, name) for event in events]
+               for name, kind in _UNNEST_COLUMNS]
+    with connection.cursor() as cursor:
+        cursor.execute(_UNNEST_SQL, columns)
 
 
 def audit_denied(*, request, exc, view=None) -> None:
