@@ -1,8 +1,7 @@
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clarity.api.fields import AwareDateTimeField, StrictFieldsMixin
+from clarity.api.fields import AwareDateTimeField, StrictFieldsMixin, iso_datetime
 from patients.serializers import CareTeamMemberSerializer, PatientSerializer
 from twins.serializers import TwinRevisionSerializer, TwinSerializer
 
@@ -31,14 +30,6 @@ class InteractionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def _iso(value):
-    """DRF's ISO 8601 output for an aware datetime: in TIME_ZONE (UTC), `Z` for +00:00."""
-    if value is None:
-        return None
-    text = timezone.localtime(value).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 def interaction_representation(row: InteractionLog) -> dict:
     """
     InteractionSerializer's output, built directly: a page of 50 spent ~2 ms in DRF's
@@ -51,8 +42,8 @@ def interaction_representation(row: InteractionLog) -> dict:
         "actor": str(row.actor_id) if row.actor_id is not None else None,
         "kind": row.kind,
         "payload": row.payload,
-        "occurred_at": _iso(row.occurred_at),
-        "recorded_at": _iso(row.recorded_at),
+        "occurred_at": iso_datetime(row.occurred_at),
+        "recorded_at": iso_datetime(row.recorded_at),
     }
 
 

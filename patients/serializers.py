@@ -1,7 +1,7 @@
 from django.utils import timezone
 from rest_framework import serializers
 
-from clarity.api.fields import StrictFieldsMixin
+from clarity.api.fields import StrictFieldsMixin, iso_datetime
 
 from .models import EARLIEST_DATE_OF_BIRTH, CareTeamMembership, CareTeamRole, Patient, PatientStatus, Sex
 
@@ -54,12 +54,6 @@ class PatientSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def _iso_datetime(value):
-    """DRF's ISO 8601 output for an aware datetime: in TIME_ZONE (UTC), `Z` for +00:00."""
-    text = timezone.localtime(value).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 def patient_representation(patient: Patient) -> dict:
     """
     PatientSerializer's output, built directly (a test keeps the two identical): every
@@ -80,8 +74,8 @@ def patient_representation(patient: Patient) -> dict:
         "user": str(patient.user_id) if patient.user_id is not None else None,
         "care_team": [{"clinician": str(m.clinician_id), "role": m.role} for m in patient.care_team.all()],
         "version": patient.version,
-        "created_at": _iso_datetime(patient.created_at),
-        "updated_at": _iso_datetime(patient.updated_at),
+        "created_at": iso_datetime(patient.created_at),
+        "updated_at": iso_datetime(patient.updated_at),
     }
 
 
