@@ -2,11 +2,8 @@
 
 from typing import NamedTuple
 
-from django.db.models import Exists, OuterRef
-
 from clarity.api.errors import Forbidden, OutOfScope
-from patients.models import CareTeamMembership
-from patients.selectors import PatientAccess, patient_access_for
+from patients.selectors import PatientAccess, patient_access_for, patients_visible_to
 
 from .models import DigitalTwin, TwinRevision
 
@@ -28,21 +25,15 @@ class TwinAccess(NamedTuple):
     def require(self, allowed: frozenset) -> None:
         """Raise Forbidden (403) unless the caller's access level is in `allowed`."""
         if self.level not in allowed:
-            raise Forbidden(resource_type="twin", resource_id=self.twin.pk, patient_id=self.twin.patient_id)
+            raise Forbidden(
+                resource_type="twin", resource_id=self.twin.pk, patient_id=self.twin.patient_id, break_glass=self.break_glass
+            )
 
 
 def twins_visible_to(user):
-    """Twins `user` may list across patients. Break-the-glass grants do not add to lists."""
-    queryset = DigitalTwin.objects.all()
-    if user.role == "admin":
-        return queryset
-    if user.role == "clinician":
-        return queryset.filter(
-            Exists(CareTeamMembership.objects.filter(patient=OuterRef("patient_id"), clinician=user))
-        )
-    if user.role == "patient":
-        return queryset.filter(patient__user=user)
-    return queryset.none()
+    """Twins `user` may list across patients: those of patients_visible_to(user), so the scope
+    rule lives in one place. Break-the-glass grants do not add to lists."""
+    return DigitalTwin.objects.filter(patient__in=patients_visible_to(user))
 
 
 def twin_access_for(user, twin_id, *, lock: bool = False) -> TwinAccess:

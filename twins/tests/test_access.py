@@ -201,3 +201,23 @@ def test_out_of_scope_and_forbidden_twin_requests_are_audited_as_denied(world, c
         (world.users["outsider"].pk, "twin", str(world.own_twin.pk)),
         (world.users["patient_own"].pk, "twin", str(world.own_twin.pk)),
     ]
+
+
+def test_a_refused_twin_write_under_break_the_glass_is_audited_as_break_glass(db, client_for):
+    import datetime
+
+    from clarity.audit.models import AuditEvent
+    from clarity.users.tests.factories import UserFactory
+    from patients.models import CareTeamMembership, Patient
+    from twins.models import DigitalTwin
+
+    patient = Patient.objects.create(mrn="BG-TWIN", given_name="Gia", family_name="Glass", date_of_birth=datetime.date(1980, 1, 1))
+    CareTeamMembership.objects.create(patient=patient, clinician=UserFactory(role="clinician"), role="primary")
+    twin = DigitalTwin.objects.create(patient=patient, name="t", twin_type="psychiatric", configuration={})
+    outsider = UserFactory(role="clinician")
+    client = client_for(outsider)
+    reason = {"reason": "Unconscious in the emergency department, need history"}
+    assert client.post(f"/api/v1/patients/{patient.pk}/break-glass/", reason, format="json").status_code == 201
+    assert client.delete(f"/api/v1/twins/{twin.pk}/").status_code == 403
+    denied = AuditEvent.objects.get(action="denied", actor=outsider)
+    assert denied.break_glass is True and denied.patient_id == patient.pk
