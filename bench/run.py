@@ -568,7 +568,7 @@ def run_load(args, server: Server, token: str) -> None:
     ids_file.write_text("\n".join(panel_ids()) + "\n")
     common = {"warmup": args.warmup, "duration": args.duration, "runs": args.runs}
     plan = [
-        ("patient_read", "GET /patients/{id}/ (random panel patient)", "patient_read.lua", [str(ids_file)]),
+        ("patient_read", "GET /patients/{id}/ (random panel patient)", "panel_get.lua", [str(ids_file)]),
         ("patients_list", "GET /patients/?page_size=50", "get.lua", ["/api/v1/patients/?page_size=50"]),
     ]
     have_interactions = interactions_available()
@@ -577,7 +577,7 @@ def run_load(args, server: Server, token: str) -> None:
         deep_path = f"/api/v1/patients/{heavy}/interactions/?page_size=50&cursor={deep_cursor(heavy, args.heavy // 2)}"
         check_page(server, token, deep_path)
         plan += [
-            ("interactions_first", "GET /patients/{id}/interactions/?page_size=50 (first page)", "interactions_page.lua", [str(ids_file)]),
+            ("interactions_first", "GET /patients/{id}/interactions/?page_size=50 (first page)", "panel_get.lua", [str(ids_file), "interactions/?page_size=50"]),
             ("interactions_deep", f"GET interactions, deep page (row {args.heavy // 2:,} of {args.heavy:,})", "get.lua", [deep_path]),
             ("interactions_post_1", "POST one interaction", "interactions_post.lua", [str(ids_file), "0"]),
             ("interactions_post_100", "POST a batch of 100", "interactions_post.lua", [str(ids_file), "100"]),
