@@ -126,6 +126,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -------------------------------------------------------------------------
 AUTH_USER_MODEL = "users.User"
+# The admin login and every other authenticate() caller share the API's lockout and audit.
+AUTHENTICATION_BACKENDS = ["clarity.users.backends.LockoutModelBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
