@@ -21,12 +21,9 @@ def client_ip(meta) -> str | None:
     """
     value = meta.get("REMOTE_ADDR") or ""
     try:
-        address = ipaddress.ip_address(value)
+        return str(ipaddress.ip_address(value))
     except ValueError:
         return None
-    if getattr(address, "scope_id", None):
-        address = ipaddress.IPv6Address(int(address))  # inet has no zone index (fe80::1%eth0)
-    return str(address)
 
 
 @dataclass

@@ -301,10 +301,3 @@ def test_a_client_address_that_is_not_an_ip_is_stored_as_null_on_login_read_and_
     assert AuditEvent.objects.filter(action__in=["login_failed", "login", "list", "read", "export"]).count() >= 5
     assert set(AuditEvent.objects.values_list("ip", flat=True)) == {None}
     assert set(LoginFailure.objects.values_list("ip", flat=True)) <= {None}
-
-
-@pytest.mark.django_db
-def test_a_scoped_ipv6_client_address_is_stored_without_its_zone():
-    _login("nobody", WRONG, REMOTE_ADDR="fe80::1%eth0")
-
-    assert AuditEvent.objects.get().ip == "fe80::1"
