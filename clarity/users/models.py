@@ -5,6 +5,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -79,8 +80,19 @@ class User(AbstractUser):
         self.username = self.normalize_username(self.username)
         super().save(*args, **kwargs)
 
+    def validate_username(self):
+        """
+        Length and characters checked on the stored (canonical) form, not the typed one:
+        NFKC can lengthen a name past 150 or turn a ligature into words with spaces.
+        """
+        try:
+            self._meta.get_field("username").run_validators(self.username)
+        except ValidationError as exc:
+            raise ValidationError({"username": exc.messages}) from None
+
     def clean(self):
-        super().clean()
+        super().clean()  # canonicalises the username (normalize_username)
+        self.validate_username()
         if self.email:
             self.email = self.email.strip()
 

@@ -125,13 +125,14 @@ def login_verify(*, username: str, password: str, ctx: AuditContext) -> User:
     Raises LockedOut or InvalidCredentials; both are audited as `login_failed` with the
     account's id as the resource when the username exists.
     """
-    key = canonical_username(username)[:150]
+    canonical = canonical_username(username)
+    key = canonical[:150]  # the counter's key; no username is longer, so none is merged wrongly
     with transaction.atomic():
         _serialise_attempts(key, ctx.ip)
         now = timezone.now()
         remaining = _lockout_remaining(key, ctx.ip, now)
         if remaining > 0:
-            account_id = User.objects.filter(username=key).values_list("pk", flat=True).first()
+            account_id = User.objects.filter(username=canonical).values_list("pk", flat=True).first()
             audit_record(ctx, action=Action.LOGIN_FAILED, outcome=Outcome.DENIED, **_account_reference(account_id))
             attempt = None
         else:
@@ -139,7 +140,7 @@ def login_verify(*, username: str, password: str, ctx: AuditContext) -> User:
     if attempt is None:
         raise LockedOut(remaining)
     _release_connection()
-    user, account_id = _verify_password(key, password)
+    user, account_id = _verify_password(canonical, password)
     if user is None:
         with transaction.atomic():
             audit_record(ctx, action=Action.LOGIN_FAILED, outcome=Outcome.FAILURE, **_account_reference(account_id))
@@ -208,6 +209,7 @@ def user_create(*, username: str, email: str, password: str, role: str, first_na
         is_staff=role == Role.ADMIN,
         is_superuser=role == Role.ADMIN,
     )
+    user.validate_username()
     try:
         validate_password(password, user)
     except ValidationError as exc:

@@ -133,6 +133,24 @@ def test_the_api_stores_a_new_user_under_the_canonical_name(admin_user):
 
 
 @pytest.mark.django_db
+# ﷺ (1 character) becomes words with spaces; 149 letters + ﬃ become 152 letters
+@pytest.mark.parametrize("typed", ["\ufdfa", "a" * 149 + "\ufb03"])
+def test_the_api_checks_length_and_characters_on_the_canonical_form(admin_user, typed):
+    body = {
+        "username": typed,
+        "email": "new@example.org",
+        "password": "a long enough passphrase 7",
+        "role": "clinician",
+    }
+
+    response = bearer_client(admin_user).post("/api/v1/users/", body, format="json")
+
+    assert_problem(response, 400)
+    assert "username" in body_of(response)["errors"]
+    assert User.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_createsuperuser_stores_the_canonical_name_and_refuses_a_variant(monkeypatch):
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a long enough passphrase 7")
     call_command(
@@ -155,6 +173,11 @@ def test_the_admin_add_user_form_refuses_a_variant_and_stores_the_canonical_name
 
     refused = admin_client.post("/admin/users/user/add/", {**form, "username": f"{LONG_S}ec-clinic"})
     assert refused.status_code == 200  # the form again, with its error
+    assert User.objects.filter(email="n@example.org").count() == 0
+
+    ligature = admin_client.post("/admin/users/user/add/", {**form, "username": "\ufdfa"})  # canonical form has spaces
+    assert ligature.status_code == 200
+    assert "username" in ligature.context["adminform"].form.errors
     assert User.objects.filter(email="n@example.org").count() == 0
 
     created = admin_client.post("/admin/users/user/add/", {**form, "username": "New-Person"})
