@@ -128,12 +128,19 @@ def test_11_wrong_and_1_right_together_never_accept_the_right_one_past_the_limit
     statuses = _together(proxied_server.url, bodies, {"X-Forwarded-For": _ip()})
 
     assert set(statuses) <= {200, 401, 429}, statuses
-    # At most 5 passwords were checked, the right one included if it got in before the limit
-    # (before: 11 x 401 then 200).
-    assert statuses[:11].count(401) + (statuses[11] == 200) <= 5, statuses
-    after = httpx.post(f"{proxied_server.url}/api/v1/auth/token/", json={"username": username, "password": PASSWORD},
-                       headers={"X-Forwarded-For": _ip()}, timeout=30)  # fmt: skip
-    assert after.status_code == 429 or statuses[:11].count(401) < 5
+    # At most 5 wrong passwords were checked (before: 11 x 401, then 200). The right one may
+    # be 200 only if it took one of the 5 slots before they were all counted (a right password
+    # gives its slot back, so then 5 x 401 + 200 is possible); once 5 failures are counted it
+    # is refused, checked here after the burst.
+    failures = statuses[:11].count(401)
+    assert failures <= 5, statuses
+    after = httpx.post(
+        f"{proxied_server.url}/api/v1/auth/token/",
+        json={"username": username, "password": PASSWORD},
+        headers={"X-Forwarded-For": _ip()},
+        timeout=30,
+    )
+    assert after.status_code == (429 if failures == 5 else 200), (statuses, after.status_code)
 
 
 def test_40_concurrent_wrong_logins_from_one_ip_evaluate_at_most_the_ip_limit(proxied_server):
