@@ -48,7 +48,13 @@ def _worker(host: str, port: int, graceful_timeout: int, log_level: str) -> None
     # handler underneath makes that a clean exit 0 instead of death by SIGTERM.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
+    from django.conf import settings
+
     sock = _listening_socket(host, port, reuse_port=True)
+    # X-Forwarded-For/-Proto are believed only from TRUSTED_PROXIES (default: nobody).
+    # uvicorn's own default trusts 127.0.0.1, so any local client could choose the address
+    # the per-IP lockout counts and the audit trail records.
+    trusted = settings.TRUSTED_PROXIES
     config = uvicorn.Config(
         "clarity.asgi:application",
         loop="uvloop",
@@ -57,7 +63,8 @@ def _worker(host: str, port: int, graceful_timeout: int, log_level: str) -> None
         access_log=False,  # the app writes its own structured access line (clarity.access)
         log_level=log_level,
         timeout_graceful_shutdown=graceful_timeout,
-        proxy_headers=True,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
         server_header=False,
     )
     uvicorn.Server(config).run(sockets=[sock])

@@ -126,6 +126,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -------------------------------------------------------------------------
 AUTH_USER_MODEL = "users.User"
+# The admin login and every other authenticate() caller share the API's lockout and audit.
+AUTHENTICATION_BACKENDS = ["clarity.users.backends.LockoutModelBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -141,6 +143,10 @@ BREAK_GLASS_TTL = timedelta(seconds=env.int("BREAK_GLASS_TTL", default=3600))
 LOGIN_FAILURE_LIMIT_ACCOUNT = env.int("LOGIN_FAILURE_LIMIT_ACCOUNT", default=5)
 LOGIN_FAILURE_LIMIT_IP = env.int("LOGIN_FAILURE_LIMIT_IP", default=20)
 LOGIN_LOCKOUT = timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=900))
+# Addresses or networks (comma-separated: "10.0.0.5,10.1.0.0/16") of the reverse proxies
+# whose X-Forwarded-For/-Proto `clarity.serve` believes. Default: none, so the client
+# address is the TCP peer's and a client cannot choose its own (per-IP lockout, audit ip).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 # Admin sessions expire after 15 minutes idle (HIPAA automatic logoff).
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=900)

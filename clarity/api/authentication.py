@@ -35,9 +35,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             return None
-        parts = header.split()
-        if parts[0].lower() != self.keyword:
-            return None
+        # HTTP separates the scheme with ASCII spaces only; str.split() would also split on
+        # U+00A0 or U+0085 (a header byte 0xA0/0x85), leave nothing and raise IndexError.
+        parts = [part for part in header.split(" ") if part]
+        if not parts or parts[0].lower() != self.keyword:
+            return None  # not a bearer header: unauthenticated, 401 on every protected endpoint
         if len(parts) != 2 or len(parts[1]) > 256:
             raise exceptions.AuthenticationFailed()
         token = _live_token(hash_token(parts[1]))

@@ -5,11 +5,25 @@ Events hold identifiers only: actor id with a username/role snapshot, the resour
 and id, the patient id, the client's IP, user agent and request id. Never PHI values.
 """
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
 from .models import Action, AuditEvent, Outcome
+
+
+def client_ip(meta) -> str | None:
+    """
+    The client's address as an IP, or None. REMOTE_ADDR comes from a trusted proxy's
+    X-Forwarded-For (TRUSTED_PROXIES), which can carry any text; PostgreSQL's inet column
+    refuses what is not an address, and a login or read must not fail over it.
+    """
+    value = meta.get("REMOTE_ADDR") or ""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -30,7 +44,7 @@ class AuditContext:
         user = getattr(request, "user", None)
         return cls(
             actor=user if getattr(user, "is_authenticated", False) else None,
-            ip=meta.get("REMOTE_ADDR") or None,
+            ip=client_ip(meta),
             user_agent=(meta.get("HTTP_USER_AGENT") or "")[:256],
             request_id=getattr(django_request, "request_id", "") or "",
         )

@@ -1,9 +1,11 @@
 import hashlib
 import secrets
+import unicodedata
 import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -16,10 +18,21 @@ class Role(models.TextChoices):
     RESEARCHER = "researcher", "Researcher"
 
 
+def canonical_username(value: str) -> str:
+    """
+    The one form of a username that is stored, compared and counted for lockout: NFKC,
+    Unicode case-folded, NFKC again (folding can undo normalisation), no outer whitespace.
+    `ſec-clinic`, `SEC-CLINIC` and `sec-clinic` are one account; the Kelvin sign is `k`.
+    Comparisons are exact on this form, never the database's own case folding (PostgreSQL's
+    UPPER() folds `ı` and `ſ` to ASCII where Python does not, which once let a variant
+    spelling log in with its own, fresh lockout counter).
+    """
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold()).strip()
+
+
 class ClarityUserManager(UserManager):
     def get_by_natural_key(self, username):
-        # Usernames are unique case-insensitively, so logins are too.
-        return self.get(username__iexact=username)
+        return self.get(username=canonical_username(username))
 
     def create_superuser(self, username, email=None, password=None, **extra_fields):
         extra_fields.setdefault("role", Role.ADMIN)
@@ -57,8 +70,29 @@ class User(AbstractUser):
     def __str__(self):
         return self.username
 
+    @classmethod
+    def normalize_username(cls, username):
+        # Django calls this from create_user/createsuperuser and the admin forms' clean().
+        return canonical_username(username) if isinstance(username, str) else username
+
+    def save(self, *args, **kwargs):
+        # Whatever the caller (ORM, factories, fixtures), only the canonical form is stored.
+        self.username = self.normalize_username(self.username)
+        super().save(*args, **kwargs)
+
+    def validate_username(self):
+        """
+        Length and characters checked on the stored (canonical) form, not the typed one:
+        NFKC can lengthen a name past 150 or turn a ligature into words with spaces.
+        """
+        try:
+            self._meta.get_field("username").run_validators(self.username)
+        except ValidationError as exc:
+            raise ValidationError({"username": exc.messages}) from None
+
     def clean(self):
-        super().clean()
+        super().clean()  # canonicalises the username (normalize_username)
+        self.validate_username()
         if self.email:
             self.email = self.email.strip()
 
@@ -126,8 +160,10 @@ class ApiToken(models.Model):
 
 class LoginFailure(models.Model):
     """
-    One failed sign-in, kept so lockout works across server workers and restarts.
-    Holds the lower-cased username tried and the client IP; never the password.
+    One sign-in attempt that was not (yet) a success, kept so lockout works across server
+    workers and restarts. A row is written before the password is checked (a reservation,
+    see users/services.py) and deleted if the password was right. Holds the canonical
+    username tried (`canonical_username`) and the client IP; never the password.
     """
 
     username = models.CharField(max_length=150)

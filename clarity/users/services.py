@@ -4,16 +4,15 @@ import math
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from clarity.audit.models import Action, Outcome
 from clarity.audit.services import AuditContext, audit_record
 
-from .models import ApiToken, LoginFailure, Role, User, hash_token
+from .models import ApiToken, LoginFailure, Role, User, canonical_username, hash_token
 
 
 class LockedOut(Exception):
@@ -42,6 +41,28 @@ class IssuedToken:
     token: ApiToken
 
 
+def _serialise_attempts(key: str, ip: str | None) -> None:
+    """
+    Within the caller's transaction, wait until no other login for this account or IP is
+    between its lockout check and its reservation, so the two are one step for everyone:
+    at most the limit of passwords is ever checked per window, however many arrive at once.
+
+    PostgreSQL: transaction-scoped advisory locks on the account and on the IP, taken in one
+    order so two logins never wait on each other crosswise. SQLite: transactions begin
+    IMMEDIATE (settings), so this transaction already holds the database's write lock.
+    """
+    if connection.vendor != "postgresql":
+        return
+    names = sorted({f"account:{key}"} | ({f"ip:{ip}"} if ip else set()))
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_LOGIN_LOCK_CLASS, name])
+
+
+# An arbitrary 32-bit constant naming "login attempts" in the advisory-lock space.
+_LOGIN_LOCK_CLASS = 0x4C4F4731
+
+
 def _lockout_remaining(username: str, ip: str | None, now) -> int:
     window_start = now - settings.LOGIN_LOCKOUT
     checks = [(LoginFailure.objects.filter(username=username), settings.LOGIN_FAILURE_LIMIT_ACCOUNT)]
@@ -59,25 +80,82 @@ def _lockout_remaining(username: str, ip: str | None, now) -> int:
     return remaining
 
 
+def _release_connection() -> None:
+    """
+    Give the pooled PostgreSQL connection back while the password is hashed (Argon2: ~0.1 s
+    of CPU and 100 MiB each): a burst of logins would otherwise hold every connection of the
+    pool through its hashes, and the quick requests queued behind them time out with 503.
+    The next query takes a connection again. Not inside a transaction (tests wrap one).
+    """
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        connection.close()
+
+
+def _account_reference(account_id) -> dict:
+    """The audited resource of a login attempt: the account's id if it exists, never the text typed."""
+    if account_id is None:
+        return {"resource_type": "auth"}
+    return {"resource_type": "user", "resource_id": account_id}
+
+
+def _verify_password(key: str, password: str) -> tuple[User | None, object]:
+    """(the user if the password is right and the account active, the account's id or None)."""
+    user = User.objects.filter(username=key).first()
+    if user is None:
+        # Hash anyway, so an unknown username costs as long as a wrong password (as Django's ModelBackend does).
+        User().set_password(password)
+        return None, None
+    if user.check_password(password) and user.is_active:
+        return user, user.pk
+    return None, user.pk
+
+
+def login_verify(*, username: str, password: str, ctx: AuditContext) -> User:
+    """
+    The one password check of Clarity, for the API token endpoint and for every Django
+    `authenticate()` caller (the admin login, through clarity.users.backends).
+
+    Lockout: at most LOGIN_FAILURE_LIMIT_ACCOUNT attempts per account and
+    LOGIN_FAILURE_LIMIT_IP per client IP are evaluated within LOGIN_LOCKOUT; after that
+    LockedOut (with seconds to wait) until the newest counted attempt is LOGIN_LOCKOUT old.
+    Each attempt is counted (a LoginFailure row, committed) BEFORE its password is hashed,
+    and the count and that row are one serialised step, so concurrent attempts cannot all
+    pass the check while the first hashes are still running; a right password deletes its row.
+
+    Raises LockedOut or InvalidCredentials; both are audited as `login_failed` with the
+    account's id as the resource when the username exists.
+    """
+    canonical = canonical_username(username)
+    key = canonical[:150]  # the counter's key; no username is longer, so none is merged wrongly
+    with transaction.atomic():
+        _serialise_attempts(key, ctx.ip)
+        now = timezone.now()
+        remaining = _lockout_remaining(key, ctx.ip, now)
+        if remaining > 0:
+            account_id = User.objects.filter(username=canonical).values_list("pk", flat=True).first()
+            audit_record(ctx, action=Action.LOGIN_FAILED, outcome=Outcome.DENIED, **_account_reference(account_id))
+            attempt = None
+        else:
+            attempt = LoginFailure.objects.create(username=key, ip=ctx.ip, occurred_at=now)
+    if attempt is None:
+        raise LockedOut(remaining)
+    _release_connection()
+    user, account_id = _verify_password(canonical, password)
+    if user is None:
+        with transaction.atomic():
+            audit_record(ctx, action=Action.LOGIN_FAILED, outcome=Outcome.FAILURE, **_account_reference(account_id))
+        raise InvalidCredentials()
+    LoginFailure.objects.filter(pk=attempt.pk).delete()
+    return user
+
+
 def token_issue(*, username: str, password: str, ctx: AuditContext) -> IssuedToken:
     """
-    Check credentials and issue a token. Raises LockedOut (429) after too many failures
-    for the account or the IP, InvalidCredentials (401) otherwise. Failures are recorded
-    and audited even though the caller gets an error.
+    Check credentials (login_verify: LockedOut → 429, InvalidCredentials → 401) and issue a
+    token, audited as `login`.
     """
+    user = login_verify(username=username, password=password, ctx=ctx)
     now = timezone.now()
-    key = username.strip().lower()[:150]
-    remaining = _lockout_remaining(key, ctx.ip, now)
-    if remaining > 0:
-        with transaction.atomic():
-            audit_record(ctx, action=Action.LOGIN_FAILED, resource_type="auth", outcome=Outcome.DENIED)
-        raise LockedOut(remaining)
-    user = authenticate(username=username, password=password)
-    if user is None or not user.is_active:
-        with transaction.atomic():
-            LoginFailure.objects.create(username=key, ip=ctx.ip, occurred_at=now)
-            audit_record(ctx, action=Action.LOGIN_FAILED, resource_type="auth", outcome=Outcome.FAILURE)
-        raise InvalidCredentials()
     raw = ApiToken.generate_raw()
     with transaction.atomic():
         token = ApiToken.objects.create(
@@ -95,14 +173,18 @@ def token_revoke(*, token: ApiToken, ctx: AuditContext) -> None:
         audit_record(ctx, action=Action.LOGOUT, resource_type="user", resource_id=token.user_id)
 
 
-def session_end(*, request, ctx: AuditContext) -> None:
-    """Log a Django session out (API logout without a bearer token), audited as `logout`."""
-    from django.contrib.auth import logout
-
-    user_id = request.user.pk
+def session_start_audit(*, user, ctx: AuditContext) -> None:
+    """A Django session login (the admin, a browser client): audited as `login` like a token."""
+    ctx.actor = user
     with transaction.atomic():
-        audit_record(ctx, action=Action.LOGOUT, resource_type="user", resource_id=user_id)
-    logout(request)
+        audit_record(ctx, action=Action.LOGIN, resource_type="user", resource_id=user.pk)
+
+
+def session_end_audit(*, user, ctx: AuditContext) -> None:
+    """A Django session logout (admin logout, API logout without a bearer token): `logout`."""
+    ctx.actor = user
+    with transaction.atomic():
+        audit_record(ctx, action=Action.LOGOUT, resource_type="user", resource_id=user.pk)
 
 
 def user_create(*, username: str, email: str, password: str, role: str, first_name: str = "", last_name: str = "", ctx: AuditContext) -> User:
@@ -111,7 +193,8 @@ def user_create(*, username: str, email: str, password: str, role: str, first_na
     ValidationError (400) for a weak password. Admin-role users get Django admin access
     (staff and superuser); no other role does.
     """
-    if User.objects.filter(username__iexact=username).exists():
+    username = canonical_username(username)
+    if User.objects.filter(username=username).exists():
         raise DuplicateUser("username")
     if User.objects.filter(email__iexact=email).exists():
         raise DuplicateUser("email")
@@ -126,6 +209,7 @@ def user_create(*, username: str, email: str, password: str, role: str, first_na
         is_staff=role == Role.ADMIN,
         is_superuser=role == Role.ADMIN,
     )
+    user.validate_username()
     try:
         validate_password(password, user)
     except ValidationError as exc:

@@ -1,3 +1,4 @@
+from django.contrib.auth import logout
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -61,8 +62,8 @@ class LogoutView(ApiView):
         if isinstance(request.auth, ApiToken):
             services.token_revoke(token=request.auth, ctx=self.audit_context(request))
         else:
-            # Session login: end the session; audited like a token logout.
-            services.session_end(request=request._request, ctx=self.audit_context(request))
+            # Session login: end the session; the user_logged_out receiver audits it like a token logout.
+            logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -20,7 +20,7 @@ from django.db.models import Q
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
 from clarity.dbtriggers import append_only_sql
-from clarity.users.models import User
+from clarity.users.models import User, canonical_username
 from interactions.models import IdempotencyRecord, InteractionLog
 from patients.models import BreakGlassGrant, CareTeamMembership, Patient
 from twins.models import DigitalTwin, TwinRevision
@@ -61,7 +61,7 @@ class Command(BaseCommand):
             patient_uuid = uuid.UUID(patient_id)
         except ValueError:
             raise CommandError("patient_id must be a UUID.") from None
-        admin = User.objects.filter(username__iexact=actor, role="admin", is_active=True).first()
+        admin = User.objects.filter(username=canonical_username(actor), role="admin", is_active=True).first()
         if admin is None:
             raise CommandError("--actor must name an active admin-role user.")
         if not confirm:
