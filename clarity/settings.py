@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "clarity.api.middleware.RequestContextMiddleware",
+    "clarity.replicas.ReplicaRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -121,6 +122,39 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["OPTIONS"].setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
     _db["OPTIONS"].setdefault("timeout", 20)
     _db["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+
+# --- Read replicas (clarity/replicas.py, docs/scaling.md) -----------------------------
+# DATABASE_REPLICA_URLS: comma-separated URLs of streaming replicas of DATABASE_URL, one
+# alias each (replica_1, ...), same pool and timeout options. Empty: one database.
+REPLICA_ALIASES = []
+for _n, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
+    _replica = environ.Env.db_url_config(_url)
+    if _replica["ENGINE"] != _db["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS must use the same database engine as DATABASE_URL.")
+    _replica_options = {**_db.get("OPTIONS", {}), **_replica.get("OPTIONS", {})}
+    if "pool" in _replica_options:
+        _replica_options["pool"] = dict(_replica_options["pool"])
+    DATABASES[f"replica_{_n}"] = {
+        **_replica,
+        "CONN_MAX_AGE": _db.get("CONN_MAX_AGE", 0),
+        "CONN_HEALTH_CHECKS": _db.get("CONN_HEALTH_CHECKS", False),
+        "OPTIONS": _replica_options,
+        # Under test a replica is the test database itself (never created or migrated).
+        "TEST": {"MIRROR": "default"},
+    }
+    REPLICA_ALIASES.append(f"replica_{_n}")
+if TESTING and not REPLICA_ALIASES:
+    # The ordinary suite has one mirror alias, so the router's replica path is exercised
+    # (tests opt in with override_settings(REPLICA_ALIASES=["replica"])).
+    DATABASES["replica"] = {**_db, "OPTIONS": dict(_db.get("OPTIONS", {})), "TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = ["clarity.replicas.ReplicaRouter"]
+# After a request that wrote, the caller reads from the primary for this long (signed cookie).
+REPLICA_PIN_SECONDS = env.float("REPLICA_PIN_SECONDS", default=5.0)
+# A replica further behind than this (or unreachable) is skipped; reads go to the primary.
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=10.0)
+# How often each worker re-checks each replica's reachability and lag.
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=1.0)
+REPLICA_CONNECT_TIMEOUT = env.float("REPLICA_CONNECT_TIMEOUT", default=1.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 
 from .models import AuditEvent
 
@@ -71,6 +71,12 @@ def compute_hash(prev_hash: str, event: AuditEvent, chain_seq: int) -> str:
     return hmac.new(key, prev_hash.encode() + canonical(event, chain_seq), hashlib.sha256).hexdigest()
 
 
+def _primary():
+    # The sealer and the verifier read the chain where it is written: a replica may lag,
+    # and sealing after a stale head would fork the chain.
+    return AuditEvent.objects.using(DEFAULT_DB_ALIAS)
+
+
 def _try_lock() -> bool:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -87,9 +93,9 @@ def seal_pending(*, max_rounds: int = 50) -> int:
         with transaction.atomic():
             if not _try_lock():
                 return sealed
-            last = AuditEvent.objects.filter(chain_seq__isnull=False).order_by("-chain_seq").values_list("chain_seq", "hash").first()
+            last = _primary().filter(chain_seq__isnull=False).order_by("-chain_seq").values_list("chain_seq", "hash").first()
             seq, prev = last if last else (0, GENESIS)
-            batch = list(AuditEvent.objects.filter(hash__isnull=True).order_by("id")[:SEAL_BATCH])
+            batch = list(_primary().filter(hash__isnull=True).order_by("id")[:SEAL_BATCH])
             if not batch:
                 return sealed
             rows = []
@@ -152,7 +158,7 @@ def verify_chain() -> VerifyResult:
     expected_seq = 1
     prev = GENESIS
     checked = 0
-    queryset = AuditEvent.objects.filter(chain_seq__isnull=False).order_by("chain_seq")
+    queryset = _primary().filter(chain_seq__isnull=False).order_by("chain_seq")
     for event in queryset.iterator(chunk_size=2000):
         if event.chain_seq != expected_seq:
             return VerifyResult(False, checked, event.id, f"chain_seq {event.chain_seq} where {expected_seq} was expected (a row is missing)")
@@ -163,7 +169,7 @@ def verify_chain() -> VerifyResult:
         prev = event.hash
         expected_seq += 1
         checked += 1
-    unsealed = AuditEvent.objects.filter(hash__isnull=True).order_by("id").values_list("id", flat=True).first()
+    unsealed = _primary().filter(hash__isnull=True).order_by("id").values_list("id", flat=True).first()
     if unsealed is not None:
         return VerifyResult(False, checked, unsealed, "event is not sealed")
     return VerifyResult(True, checked)
