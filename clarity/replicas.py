@@ -39,9 +39,10 @@ PIN_COOKIE = "clarity_primary"
 _PIN_SALT = "clarity.replicas.pin"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 _WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "MERGE")
-# The one table whose writes do not pin a request: every read writes an audit event (and
-# its sealing), so pinning on it would leave the replicas idle.
-_UNPINNING_TABLE = "AUDIT_AUDITEVENT"
+# The audit tables (audit_auditevent, audit_auditchainhead): their writes do not pin a
+# request. Every read writes an audit event (and seals it), so pinning on them would
+# leave the replicas idle.
+_UNPINNING_TABLE = "AUDIT_AUDIT"
 
 
 @dataclass

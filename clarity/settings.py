@@ -227,6 +227,16 @@ AUDIT_HMAC_KEY = _audit_key.encode()
 # Under load one round then seals every event of the last interval per worker (a read
 # costs ~0.1 ms of sealing instead of ~1 ms at 0.05 s); a quiet server seals on the next write.
 AUDIT_SEAL_INTERVAL = env.float("AUDIT_SEAL_INTERVAL", default=0.25)
+# PostgreSQL: monthly audit partitions created ahead (manage.py audit_partitions, and migrate).
+AUDIT_PARTITIONS_AHEAD = env.int("AUDIT_PARTITIONS_AHEAD", default=3)
+# HIPAA keeps audit records six years: no month younger than this leaves the database
+# (manage.py audit_archive). Archived months go to files in AUDIT_ARCHIVE_DIR.
+AUDIT_RETENTION_MONTHS = env.int("AUDIT_RETENTION_MONTHS", default=72)
+AUDIT_ARCHIVE_DIR = env.str("AUDIT_ARCHIVE_DIR", default=str(BASE_DIR / "audit-archive"))
+# The chain head's external anchor (manage.py audit_anchor every few minutes): a file
+# outside the database, ideally on another host or an append-only mount. Empty: off.
+AUDIT_ANCHOR_PATH = env.str("AUDIT_ANCHOR_PATH", default="")
+AUDIT_ANCHOR_STORE = env.str("AUDIT_ANCHOR_STORE", default="clarity.audit.anchor.FileAnchorStore")
 
 # --- Field-level encryption of contact PHI (clarity/crypto.py) ------------------------
 # PHI_ENCRYPTION_KEYS: "kid:base64-32-bytes,kid:..." newest first; PHI_BLIND_INDEX_KEY:
