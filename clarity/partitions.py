@@ -121,13 +121,14 @@ def _create_moving_rows_from_default(cursor, table, column, name, month, nxt):
 
 
 def convert_to_monthly_partitions(
-    cursor, table: str, column: str, *, primary_key: tuple[str, ...], drop_constraints=(), ahead: int = 3
+    cursor, table: str, column: str, *, primary_key: tuple[str, ...], drop_constraints=(), demote_unique_indexes=(), ahead: int = 3
 ) -> None:
     """
     Migration step: replace `table` with a table partitioned by month on `column`, same
     columns, rows, indexes, foreign keys, checks and triggers (re-created by name). The
     primary key becomes `primary_key` (it must include `column`); `drop_constraints`
-    (unique constraints that cannot include the partition key) are not carried over.
+    (unique constraints that cannot include the partition key) are not carried over, and
+    the unique indexes named in `demote_unique_indexes` come back as plain indexes.
     """
     table, column = _ident(table), _ident(column)
     old = f"{table}_unpartitioned"
@@ -137,6 +138,8 @@ def convert_to_monthly_partitions(
         [table, table],
     )
     indexes = [row[0] for row in cursor.fetchall()]
+    for name in demote_unique_indexes:
+        indexes = [d.replace("CREATE UNIQUE INDEX", "CREATE INDEX", 1) if f" {name} ON " in d else d for d in indexes]
     cursor.execute(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype IN ('f', 'u')",
         [table],

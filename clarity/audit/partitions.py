@@ -9,6 +9,8 @@ from clarity.partitions import add_months, ensure_months, is_partitioned, month_
 
 TABLE = "audit_auditevent"
 COLUMN = "occurred_at"
+# Every monthly-partitioned table kept ahead by ensure_ahead().
+PARTITIONED = ((TABLE, COLUMN),)
 
 
 def ensure_ahead(ahead: int | None = None, using: str = DEFAULT_DB_ALIAS) -> list[str]:
@@ -18,10 +20,12 @@ def ensure_ahead(ahead: int | None = None, using: str = DEFAULT_DB_ALIAS) -> lis
         return []
     ahead = settings.AUDIT_PARTITIONS_AHEAD if ahead is None else ahead
     this_month = month_start(datetime.datetime.now(datetime.UTC))
+    created = []
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        if not is_partitioned(cursor, TABLE):
-            return []
-        return ensure_months(cursor, TABLE, COLUMN, this_month, add_months(this_month, ahead))
+        for table, column in PARTITIONED:
+            if is_partitioned(cursor, table):
+                created += ensure_months(cursor, table, column, this_month, add_months(this_month, ahead))
+    return created
 
 
 def default_partition_rows(using: str = DEFAULT_DB_ALIAS) -> int:
