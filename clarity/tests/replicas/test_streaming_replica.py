@@ -205,10 +205,15 @@ def test_stopping_the_replica_under_load_gives_no_5xx(cluster, server, world):
 
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         futures = [pool.submit(reader, n) for n in range(6)]
-        time.sleep(2)
+        def wait_for(count, timeout=60):
+            deadline = time.monotonic() + timeout
+            while len(statuses) < count and time.monotonic() < deadline and not errors:
+                time.sleep(0.1)
+
+        wait_for(20)  # load is running (a busy machine may take a while)
         before = len(statuses)
         cluster.replica.stop("immediate")
-        time.sleep(4)
+        wait_for(before + 40)
         stop.set()
         for future in futures:
             future.result()
