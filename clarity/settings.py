@@ -132,6 +132,14 @@ for _n, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1
     if _replica["ENGINE"] != _db["ENGINE"]:
         raise ImproperlyConfigured("DATABASE_REPLICA_URLS must use the same database engine as DATABASE_URL.")
     _replica_options = {**_db.get("OPTIONS", {}), **_replica.get("OPTIONS", {})}
+    _replica_host = (_replica.get("HOST") or "").strip()
+    if (
+        not DEBUG
+        and _replica_host not in ("", "localhost", "127.0.0.1", "::1")
+        and not _replica_host.startswith("/")
+        and _replica.get("OPTIONS", {}).get("sslmode") not in ("require", "verify-ca", "verify-full")
+    ):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS points off this host without TLS: add ?sslmode=verify-full.")
     if "pool" in _replica_options:
         _replica_options["pool"] = dict(_replica_options["pool"])
     DATABASES[f"replica_{_n}"] = {

@@ -153,3 +153,28 @@ def test_routing_state_is_per_asyncio_task():
 
     asyncio.run(both())
     assert seen == {"reader": "replica", "writer": "default"}
+
+
+def test_replica_urls_become_aliases_with_the_primarys_options(monkeypatch):
+    import importlib
+
+    import clarity.settings as live_settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://app@127.0.0.1:5432/clarity")
+    monkeypatch.setenv(
+        "DATABASE_REPLICA_URLS", "postgres://app@127.0.0.1:5433/clarity,postgres://app@127.0.0.1:5434/clarity"
+    )
+    module = importlib.reload(live_settings)
+    try:
+        assert module.REPLICA_ALIASES == ["replica_1", "replica_2"]
+        replica = module.DATABASES["replica_2"]
+        assert replica["PORT"] == 5434 and replica["TEST"] == {"MIRROR": "default"}
+        assert replica["OPTIONS"]["pool"] == module.DATABASES["default"]["OPTIONS"]["pool"]
+        assert "statement_timeout" in replica["OPTIONS"]["options"]
+        monkeypatch.setenv("DATABASE_REPLICA_URLS", "postgres://app@db.example.org:5432/clarity")
+        with pytest.raises(Exception, match="without TLS"):
+            importlib.reload(live_settings)
+    finally:
+        monkeypatch.delenv("DATABASE_REPLICA_URLS")
+        monkeypatch.undo()
+        importlib.reload(live_settings)
