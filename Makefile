@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run serve test install env lint bench bench-scale soak clean
+.PHONY: run serve test install env lint bench bench-replicas bench-scale soak clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ test: install
 # DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/clarity_bench; needs wrk.
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m bench.replicas
+
+# Primary transactions per read with no replica vs one real streaming replica (a private
+# primary + standby made with initdb/pg_basebackup in a temporary folder; docs/scaling.md).
+bench-replicas: install
+	$(PY) -m bench.replicas
 
 # Interactions page latency at 10^5, 10^6, 10^7 interactions for one patient, with EXPLAIN.
 bench-scale: install

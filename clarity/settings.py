@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "clarity.api.middleware.RequestContextMiddleware",
+    "clarity.replicas.ReplicaRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -121,6 +122,47 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["OPTIONS"].setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
     _db["OPTIONS"].setdefault("timeout", 20)
     _db["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+
+# --- Read replicas (clarity/replicas.py, docs/scaling.md) -----------------------------
+# DATABASE_REPLICA_URLS: comma-separated URLs of streaming replicas of DATABASE_URL, one
+# alias each (replica_1, ...), same pool and timeout options. Empty: one database.
+REPLICA_ALIASES = []
+for _n, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
+    _replica = environ.Env.db_url_config(_url)
+    if _replica["ENGINE"] != _db["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS must use the same database engine as DATABASE_URL.")
+    _replica_options = {**_db.get("OPTIONS", {}), **_replica.get("OPTIONS", {})}
+    _replica_host = (_replica.get("HOST") or "").strip()
+    if (
+        not DEBUG
+        and _replica_host not in ("", "localhost", "127.0.0.1", "::1")
+        and not _replica_host.startswith("/")
+        and _replica.get("OPTIONS", {}).get("sslmode") not in ("require", "verify-ca", "verify-full")
+    ):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS points off this host without TLS: add ?sslmode=verify-full.")
+    if "pool" in _replica_options:
+        _replica_options["pool"] = dict(_replica_options["pool"])
+    DATABASES[f"replica_{_n}"] = {
+        **_replica,
+        "CONN_MAX_AGE": _db.get("CONN_MAX_AGE", 0),
+        "CONN_HEALTH_CHECKS": _db.get("CONN_HEALTH_CHECKS", False),
+        "OPTIONS": _replica_options,
+        # Under test a replica is the test database itself (never created or migrated).
+        "TEST": {"MIRROR": "default"},
+    }
+    REPLICA_ALIASES.append(f"replica_{_n}")
+if TESTING and not REPLICA_ALIASES:
+    # The ordinary suite has one mirror alias, so the router's replica path is exercised
+    # (tests opt in with override_settings(REPLICA_ALIASES=["replica"])).
+    DATABASES["replica"] = {**_db, "OPTIONS": dict(_db.get("OPTIONS", {})), "TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = ["clarity.replicas.ReplicaRouter"]
+# After a request that wrote, the caller reads from the primary for this long (signed cookie).
+REPLICA_PIN_SECONDS = env.float("REPLICA_PIN_SECONDS", default=5.0)
+# A replica further behind than this (or unreachable) is skipped; reads go to the primary.
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=10.0)
+# How often each worker re-checks each replica's reachability and lag.
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=1.0)
+REPLICA_CONNECT_TIMEOUT = env.float("REPLICA_CONNECT_TIMEOUT", default=1.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -199,6 +241,16 @@ AUDIT_HMAC_KEY = _audit_key.encode()
 # Under load one round then seals every event of the last interval per worker (a read
 # costs ~0.1 ms of sealing instead of ~1 ms at 0.05 s); a quiet server seals on the next write.
 AUDIT_SEAL_INTERVAL = env.float("AUDIT_SEAL_INTERVAL", default=0.25)
+# PostgreSQL: monthly audit partitions created ahead (manage.py audit_partitions, and migrate).
+AUDIT_PARTITIONS_AHEAD = env.int("AUDIT_PARTITIONS_AHEAD", default=3)
+# HIPAA keeps audit records six years: no month younger than this leaves the database
+# (manage.py audit_archive). Archived months go to files in AUDIT_ARCHIVE_DIR.
+AUDIT_RETENTION_MONTHS = env.int("AUDIT_RETENTION_MONTHS", default=72)
+AUDIT_ARCHIVE_DIR = env.str("AUDIT_ARCHIVE_DIR", default=str(BASE_DIR / "audit-archive"))
+# The chain head's external anchor (manage.py audit_anchor every few minutes): a file
+# outside the database, ideally on another host or an append-only mount. Empty: off.
+AUDIT_ANCHOR_PATH = env.str("AUDIT_ANCHOR_PATH", default="")
+AUDIT_ANCHOR_STORE = env.str("AUDIT_ANCHOR_STORE", default="clarity.audit.anchor.FileAnchorStore")
 
 # --- Field-level encryption of contact PHI (clarity/crypto.py) ------------------------
 # PHI_ENCRYPTION_KEYS: "kid:base64-32-bytes,kid:..." newest first; PHI_BLIND_INDEX_KEY:

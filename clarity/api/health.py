@@ -5,6 +5,8 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 
+from clarity.replicas import replica_aliases, replicas_report
+
 
 async def live(request):
     return JsonResponse({"status": "ok"})
@@ -21,7 +23,12 @@ def _readiness() -> tuple[int, dict]:
         return 503, {"status": "unavailable", "database": "unreachable"}
     if pending:
         return 503, {"status": "unavailable", "database": "ok", "migrations": "pending"}
-    return 200, {"status": "ok", "database": "ok", "migrations": "applied"}
+    body = {"status": "ok", "database": "ok", "migrations": "applied"}
+    if replica_aliases():
+        # A replica down or lagging does not make the service unready: reads fall back to
+        # the primary. Reported so operators see it.
+        body["replicas"] = replicas_report()
+    return 200, body
 
 
 async def ready(request):

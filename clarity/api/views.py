@@ -14,10 +14,12 @@ transaction) and a request costs one hop instead of five or more.
 
 from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import sync_to_async
+from django.db import DatabaseError
 from django.http import HttpResponse
 from rest_framework.exceptions import MethodNotAllowed, UnsupportedMediaType
 
 from clarity.audit.services import AuditContext
+from clarity.replicas import replica_failed
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -50,15 +52,25 @@ class ApiView(AsyncAPIView):
 
     def _run_sync(self, fn, request, args, kwargs):
         try:
-            self.initial(request, *args, **kwargs)
-            self._check_body_type(request)
-            response = fn(request, *args, **kwargs)
+            try:
+                response = self._handle(fn, request, args, kwargs)
+            except DatabaseError:
+                # A replica failed under a safe request (clarity/replicas.py): run it again,
+                # on the primary. Its audit events were rolled back with the failed attempt.
+                if not replica_failed():
+                    raise
+                response = self._handle(fn, request, args, kwargs)
         except Exception as exc:
             response = self.handle_exception(exc)
         response = self.finalize_response(request, response, *args, **kwargs)
         if hasattr(response, "render"):
             response = _plain(response.render())
         return response
+
+    def _handle(self, fn, request, args, kwargs):
+        self.initial(request, *args, **kwargs)
+        self._check_body_type(request)
+        return fn(request, *args, **kwargs)
 
     def _check_body_type(self, request):
         if request.method not in BODY_METHODS:

@@ -13,3 +13,10 @@ class AuditConfig(AppConfig):
         # A list page writes one audit event per patient and a batch POST up to 1,000 rows:
         # each must be one INSERT on SQLite too, so query counts do not grow with the page.
         connection_created.connect(use_runtime_parameter_limit, dispatch_uid="clarity.sqlite.parameter_limit")
+
+        from django.db.models.signals import post_migrate
+
+        from .partitions import after_migrate
+
+        # Every `migrate` leaves the next AUDIT_PARTITIONS_AHEAD months' partitions in place.
+        post_migrate.connect(after_migrate, sender=self, dispatch_uid="clarity.audit.partitions_ahead")

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 
 from .models import AuditEvent
 
@@ -58,17 +58,36 @@ def _canonical_value(value):
     return str(value)
 
 
-def canonical(event: AuditEvent, chain_seq: int) -> bytes:
+def canonical_fields(event: AuditEvent, chain_seq: int) -> dict:
+    """The hashed fields of an event as JSON values (what an archive file stores per event)."""
     data = {name: _canonical_value(getattr(event, name)) for name in CANONICAL_FIELDS if name != "chain_seq"}
     data["chain_seq"] = chain_seq
     data["patient_id"] = str(event.patient_id) if event.patient_id else None
     data["actor_id"] = str(event.actor_id) if event.actor_id else None
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return data
+
+
+def canonical(event: AuditEvent, chain_seq: int) -> bytes:
+    return canonical_json(canonical_fields(event, chain_seq))
+
+
+def canonical_json(fields: dict) -> bytes:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def compute_hash(prev_hash: str, event: AuditEvent, chain_seq: int) -> str:
+    return hash_fields(prev_hash, canonical_fields(event, chain_seq))
+
+
+def hash_fields(prev_hash: str, fields: dict) -> str:
     key = settings.AUDIT_HMAC_KEY
-    return hmac.new(key, prev_hash.encode() + canonical(event, chain_seq), hashlib.sha256).hexdigest()
+    return hmac.new(key, prev_hash.encode() + canonical_json(fields), hashlib.sha256).hexdigest()
+
+
+def _primary():
+    # The sealer and the verifier read the chain where it is written: a replica may lag,
+    # and sealing after a stale head would fork the chain.
+    return AuditEvent.objects.using(DEFAULT_DB_ALIAS)
 
 
 def _try_lock() -> bool:
@@ -84,25 +103,57 @@ def seal_pending(*, max_rounds: int = 50) -> int:
     """Seal committed, unsealed events. Returns how many were sealed (0 if another sealer holds the lock)."""
     sealed = 0
     for _ in range(max_rounds):
-        with transaction.atomic():
+        with transaction.atomic(using=DEFAULT_DB_ALIAS):
             if not _try_lock():
                 return sealed
-            last = AuditEvent.objects.filter(chain_seq__isnull=False).order_by("-chain_seq").values_list("chain_seq", "hash").first()
-            seq, prev = last if last else (0, GENESIS)
-            batch = list(AuditEvent.objects.filter(hash__isnull=True).order_by("id")[:SEAL_BATCH])
+            seq, prev = _head()
+            batch = list(_primary().filter(hash__isnull=True).order_by("id")[:SEAL_BATCH])
             if not batch:
                 return sealed
+            first = seq + 1
             rows = []
             for event in batch:
                 seq += 1
                 digest = compute_hash(prev, event, seq)
                 rows.append((seq, prev, digest, event.id))
                 prev = digest
+            _claim(first, seq, prev)
             _write_seals(rows)
             sealed += len(rows)
         if len(batch) < SEAL_BATCH:
             return sealed
     return sealed
+
+
+class ChainForked(Exception):
+    """Another sealer moved the head during this round: nothing of the round is written."""
+
+
+def _head() -> tuple[int, str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT seq, hash FROM audit_auditchainhead WHERE id = 1")
+        row = cursor.fetchone()
+        if row is None:  # an emptied database (a test flush): the chain starts again
+            cursor.execute(
+                "INSERT INTO audit_auditchainhead (id, seq, hash, round_first) VALUES (1, 0, %s, 0) ON CONFLICT (id) DO NOTHING",
+                [GENESIS],
+            )
+            return 0, GENESIS
+    return row[0], row[1]
+
+
+def _claim(first: int, last: int, last_hash: str) -> None:
+    """Move the head from first - 1 to `last` (compare-and-set), claiming first..last for
+    this transaction: the database refuses seals at positions nobody claimed (fork guard)."""
+    xid = "txid_current()" if connection.vendor == "postgresql" else "NULL"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE audit_auditchainhead SET seq = %s, hash = %s, round_first = %s, round_xid = {xid},"  # noqa: S608
+            " sealed_at = CURRENT_TIMESTAMP WHERE id = 1 AND seq = %s",
+            [last, last_hash, first, first - 1],
+        )
+        if cursor.rowcount != 1:
+            raise ChainForked(f"the chain head is no longer at {first - 1}")
 
 
 def _write_seals(rows: list[tuple[int, str, str, int]]) -> None:
@@ -147,23 +198,73 @@ class VerifyResult:
     reason: str = ""
 
 
+def _archived_ranges() -> list[tuple[int, int]]:
+    from .models import AuditArchive
+
+    return list(
+        AuditArchive.objects.using(DEFAULT_DB_ALIAS).filter(first_seq__isnull=False).values_list("first_seq", "last_seq")
+    )
+
+
+def _archived(first: int, last: int, ranges) -> bool:
+    """Every position first..last lies in some archived month's [first_seq, last_seq]."""
+    position = first
+    for low, high in sorted(ranges):
+        if low <= position <= high:
+            position = high + 1
+        if position > last:
+            return True
+    return position > last
+
+
 def verify_chain() -> VerifyResult:
-    """Walk the chain in chain_seq order; report the first event that breaks it."""
+    """
+    Walk the live chain in chain_seq order; report the first event that breaks it. Positions
+    in archived months (AuditArchive) may be absent here; `verify_audit --archive DIR`
+    (clarity/audit/archive.py) checks the links across them from the files.
+    """
     expected_seq = 1
     prev = GENESIS
     checked = 0
-    queryset = AuditEvent.objects.filter(chain_seq__isnull=False).order_by("chain_seq")
+    ranges = _archived_ranges()
+    queryset = _primary().filter(chain_seq__isnull=False).order_by("chain_seq")
     for event in queryset.iterator(chunk_size=2000):
         if event.chain_seq != expected_seq:
-            return VerifyResult(False, checked, event.id, f"chain_seq {event.chain_seq} where {expected_seq} was expected (a row is missing)")
+            if not (event.chain_seq > expected_seq and _archived(expected_seq, event.chain_seq - 1, ranges)):
+                return VerifyResult(False, checked, event.id, f"chain_seq {event.chain_seq} where {expected_seq} was expected (a row is missing)")
+            prev = event.prev_hash  # the link before it is in an archive file
         if event.prev_hash != prev:
             return VerifyResult(False, checked, event.id, "prev_hash does not match the previous event's hash")
         if not hmac.compare_digest(event.hash, compute_hash(prev, event, event.chain_seq)):
             return VerifyResult(False, checked, event.id, "hash does not match the event's contents")
         prev = event.hash
-        expected_seq += 1
+        expected_seq = event.chain_seq + 1
         checked += 1
-    unsealed = AuditEvent.objects.filter(hash__isnull=True).order_by("id").values_list("id", flat=True).first()
+    if checked == 0 and ranges:
+        last = max(high for _low, high in ranges)
+        with transaction.atomic(using=DEFAULT_DB_ALIAS):
+            head_seq, head_hash = _head()
+        if head_seq == last:  # everything is archived: the head's own hash is the last link
+            expected_seq, prev = last + 1, head_hash
+    return check_head_and_unsealed(checked, expected_seq - 1, prev)
+
+
+def check_head_and_unsealed(checked: int, last_seq: int, last_hash: str) -> VerifyResult:
+    """The walk reached the chain head (the newest events were not deleted) and nothing is unsealed."""
+    with transaction.atomic(using=DEFAULT_DB_ALIAS):
+        head_seq, head_hash = _head()
+    if (head_seq, head_hash) != (last_seq, last_hash):
+        # Deleting the newest sealed events leaves a shorter chain that is valid on its own.
+        return VerifyResult(False, checked, None, f"the chain ends at {last_seq} but its head records {head_seq}: sealed events are missing")
+    from .anchor import check_anchor
+
+    def hash_at(seq):
+        return _primary().filter(chain_seq=seq).values_list("hash", flat=True).first()
+
+    problem = check_anchor(head_seq, hash_at)
+    if problem:
+        return VerifyResult(False, checked, None, problem)
+    unsealed = _primary().filter(hash__isnull=True).order_by("id").values_list("id", flat=True).first()
     if unsealed is not None:
         return VerifyResult(False, checked, unsealed, "event is not sealed")
     return VerifyResult(True, checked)

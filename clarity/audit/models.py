@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
+from django.utils import timezone
 
 
 class Action(models.TextChoices):
@@ -86,3 +87,60 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"audit event {self.pk} ({self.action} {self.resource_type})"
+
+
+class AuditChainHead(models.Model):
+    """
+    The chain's newest sealed link, one row: the fork guard and the anchor's source.
+
+    Each sealing round moves it forward with a compare-and-set (`seq` must still be the
+    value the round started from), claiming positions `round_first`..`seq` for the
+    sealing transaction (`round_xid`); on PostgreSQL a trigger refuses any seal outside
+    the current transaction's claim. A unique index cannot do this on the partitioned
+    audit table (it would have to include `occurred_at`), and this row stays small.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)
+    round_first = models.BigIntegerField(default=0)
+    round_xid = models.BigIntegerField(null=True, blank=True)
+    sealed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "audit chain head"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="audit_chainhead_single_row"),
+            models.CheckConstraint(condition=models.Q(seq__gte=0), name="audit_chainhead_seq_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"audit chain head at {self.seq}"
+
+
+class AuditArchive(models.Model):
+    """
+    One archived month of the audit trail: its partition was detached, written to
+    `file_name` (gzip NDJSON, sorted by chain_seq) with an HMAC, verified against the
+    chain and only then dropped (clarity/audit/archive.py). `verify_audit --archive DIR`
+    finds every file listed here and checks it end to end with the live chain.
+    """
+
+    partition = models.CharField(max_length=63, unique=True)
+    month = models.DateField()
+    file_name = models.CharField(max_length=255)
+    file_hmac = models.CharField(max_length=64)
+    events = models.BigIntegerField()
+    first_seq = models.BigIntegerField(null=True, blank=True)
+    last_seq = models.BigIntegerField(null=True, blank=True)
+    archived_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "audit archive"
+        ordering = ["month"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(events__gte=0), name="audit_auditarchive_events_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"audit archive {self.partition}"

@@ -29,7 +29,7 @@ def triggers():
         else:
             cursor.execute(
                 "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                "WHERE NOT t.tgisinternal"
+                "WHERE NOT t.tgisinternal AND t.tgparentid = 0"  # not a partition's clone of its parent's
             )
         return set(cursor.fetchall())
 

@@ -19,7 +19,7 @@ def _tamper(sql, params=()):
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # flush deferred FK checks so ALTER is allowed
-            cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_append_only")
+            cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER USER")  # append-only and seal claim
         else:
             cursor.execute("DROP TRIGGER IF EXISTS audit_auditevent_no_update")
             cursor.execute("DROP TRIGGER IF EXISTS audit_auditevent_no_delete")

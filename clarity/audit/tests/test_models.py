@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from clarity.audit.models import AuditEvent
 from clarity.users.tests.factories import UserFactory
@@ -18,6 +18,16 @@ SEAL = {"chain_seq": 1, "prev_hash": "0" * 64, "hash": "a" * 64}
 
 def event(**overrides):
     return AuditEvent.objects.create(**{"action": "read", "resource_type": "patient", **overrides})
+
+
+@pytest.fixture(autouse=True)
+def _seals_claimed(request):
+    """PostgreSQL refuses a seal at a position the transaction has not claimed from the
+    chain head (as the sealer does); these tests write seals by hand, so claim 1..9 for
+    the test's transaction — except where the refusal itself is under test."""
+    if connection.vendor == "postgresql" and "unclaimed" not in request.keywords:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE audit_auditchainhead SET round_first = 1, seq = 9, round_xid = txid_current() WHERE id = 1")
 
 
 def validation_messages(instance):
@@ -49,7 +59,14 @@ def test_a_partial_seal_is_refused_by_the_database():
         event(chain_seq=1, prev_hash="0" * 64)
 
 
+@pytest.mark.unclaimed
 def test_a_reused_chain_position_is_refused_by_the_database():
+    if connection.vendor == "postgresql":
+        # Partitioned: no unique index on chain_seq; a seal must be at a position its own
+        # transaction claimed from the chain head, and a claimed position is never reused.
+        with pytest.raises(IntegrityError, match="audit_auditevent_chain_seq_unique"), transaction.atomic():
+            event(**SEAL)
+        return
     event(**SEAL)
     with pytest.raises(
         IntegrityError, match=r"audit_auditevent_chain_seq_unique|audit_auditevent\.chain_seq"

@@ -52,12 +52,18 @@ class Command(BaseCommand):
             cursor.execute(f"REVOKE CREATE ON SCHEMA {schema_q} FROM {app}")
             cursor.execute(f"REVOKE CREATE ON SCHEMA {schema_q} FROM PUBLIC")
             cursor.execute(f"GRANT USAGE ON SCHEMA {schema_q} TO {app}")
-            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", [schema])
-            tables = [row[0] for row in cursor.fetchall()]
-            for table in tables:
+            cursor.execute(
+                "SELECT c.relname, c.relispartition FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = %s AND c.relkind IN ('r', 'p')",
+                [schema],
+            )
+            tables = cursor.fetchall()
+            for table, is_partition in tables:
                 table_q = f"{schema_q}.{_ident(table)}"
                 cursor.execute(f"ALTER TABLE {table_q} OWNER TO {migrator}")
                 cursor.execute(f"REVOKE ALL ON {table_q} FROM {app}")
+                if is_partition:
+                    continue  # a monthly partition: the app reaches it only through its parent's grants
                 if table in APPEND_ONLY_TABLES:
                     cursor.execute(f"GRANT SELECT, INSERT ON {table_q} TO {app}")
                     if table == "audit_auditevent":
