@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "patients",
     "twins",
     "interactions",
+    "clarity.research",
 ]
 
 MIDDLEWARE = [
@@ -251,6 +252,9 @@ SPECTACULAR_SETTINGS = {
         "PatientStatusEnum": "patients.models.PatientStatus.choices",
         "TwinStatusEnum": "twins.models.TwinStatus.choices",
         "TwinTypeEnum": "twins.models.TwinType.choices",
+        "CohortKindEnum": "clarity.research.models.CohortKind.choices",
+        "KindEnum": "interactions.models.Kind.choices",
+        "DatasetStatusEnum": "clarity.research.models.DatasetStatus.choices",
     },
 }
 

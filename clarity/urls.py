@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("patients.urls")),
     path("", include("twins.urls")),
     path("", include("interactions.urls")),
+    path("", include("clarity.research.urls")),
     path("audit-events/", AuditEventListView.as_view(), name="audit-events"),
 ]
 
