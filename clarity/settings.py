@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "twins",
     "interactions",
     "clarity.research",
+    "clarity.fhir",
 ]
 
 MIDDLEWARE = [
@@ -257,6 +258,10 @@ SPECTACULAR_SETTINGS = {
         "DatasetStatusEnum": "clarity.research.models.DatasetStatus.choices",
     },
 }
+
+# FHIR: the `Identifier.system` under which patients' MRNs are published (the issuing
+# organisation's URI or OID); `Patient?identifier=<system>|<mrn>` matches only this system.
+FHIR_MRN_SYSTEM = env.str("FHIR_MRN_SYSTEM", default="urn:clarity:mrn")
 
 LOGGING = {
     "version": 1,

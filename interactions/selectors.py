@@ -78,3 +78,10 @@ def research_facts(patient_ids, kinds, *, chunk_size: int):
         .values_list(*RESEARCH_FACT_COLUMNS)
         .iterator(chunk_size=chunk_size)
     )
+
+
+def assessments_of(patient_id, *, instruments, since=None, until=None):
+    """One patient's assessments on `instruments` (FHIR Observations); callers order them."""
+    return interactions_of(patient_id, kind="assessment", since=since, until=until).filter(
+        payload__instrument__in=list(instruments)
+    )
