@@ -357,3 +357,13 @@ def test_a_running_build_refuses_a_second_one(client_for, admin_user, researcher
     dataset = create_dataset(client_for(admin_user), [researcher])
     ResearchDataset.objects.filter(pk=dataset["id"]).update(status=DatasetStatus.BUILDING)
     assert client_for(admin_user).post(f"{URL}{dataset['id']}/build/", {}, format="json").status_code == 409
+
+
+def test_a_rebuild_needs_no_body_and_refuses_a_non_object(client_for, admin_user, researcher):
+    dataset = create_dataset(client_for(admin_user), [researcher])
+    admin = client_for(admin_user)
+    assert admin.post(f"{URL}{dataset['id']}/build/").status_code == 200
+    assert admin.post(f"{URL}{dataset['id']}/build/", [1], format="json").status_code == 400
+    assert admin.post(f"{URL}{dataset['id']}/build/", {"resume": "maybe"}, format="json").status_code == 400
+    missing = f"{URL}00000000-0000-0000-0000-000000000000/build/"
+    assert admin.post(missing, {}, format="json").status_code == 404
