@@ -18,7 +18,7 @@ until the new one is complete, and is deleted then.
 
 import heapq
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -85,7 +85,6 @@ class _Log:
     """The build log (admins see it): counts and phases, never a patient's id or data."""
 
     dataset: ResearchDataset
-    lines: list = field(default_factory=list)
 
     def write(self, message: str) -> None:
         stamp = timezone.now().isoformat(timespec="seconds")

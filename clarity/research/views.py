@@ -21,7 +21,6 @@ from clarity.users.models import Role
 
 from . import services
 from .download import CSV, NDJSON, csv_chunks, ndjson_chunks
-from .models import DatasetStatus
 from .permissions import RoleIn
 from .selectors import dataset_for, datasets_visible_to
 from .serializers import DatasetBuildSerializer, DatasetCreateSerializer, DatasetSerializer, dataset_representation
@@ -206,6 +205,3 @@ class DatasetDownloadView(ApiView):
             f'attachment; filename="dataset-{dataset.pk}-build-{dataset.ready_build}.{extension}"'
         )
         return response
-
-
-__all__ = ["DatasetBuildView", "DatasetDetailView", "DatasetDownloadView", "DatasetListView", "DatasetStatus"]
