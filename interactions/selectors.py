@@ -85,3 +85,13 @@ def assessments_of(patient_id, *, instruments, since=None, until=None):
     return interactions_of(patient_id, kind="assessment", since=since, until=until).filter(
         payload__instrument__in=list(instruments)
     )
+
+
+def assessment_by_id(interaction_id, *, instruments):
+    """The assessment `interaction_id` on one of `instruments`, or None. Callers check access to
+    its patient (`patient_access_for`) before returning it."""
+    return (
+        InteractionLog.objects.filter(pk=interaction_id, kind="assessment", payload__instrument__in=list(instruments))
+        .order_by()
+        .first()
+    )

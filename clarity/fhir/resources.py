@@ -161,7 +161,7 @@ def capability_statement(base: str, software_version: str) -> dict:
                     },
                     {
                         "type": "Observation",
-                        "interaction": [{"code": "search-type"}],
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
                         "searchParam": [
                             {
                                 "name": "patient",

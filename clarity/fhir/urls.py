@@ -12,5 +12,8 @@ urlpatterns = [
     ),
     re_path(r"^Patient/(?P<pk>[A-Za-z0-9\-.]{1,64})$", views.PatientReadView.as_view(), name="fhir-patient-read"),
     path("Observation", views.ObservationSearchView.as_view(), name="fhir-observation-search"),
+    re_path(
+        r"^Observation/(?P<pk>[A-Za-z0-9\-.]{1,64})$", views.ObservationReadView.as_view(), name="fhir-observation-read"
+    ),
     re_path(r"^(?P<rest>.*)$", views.UnknownView.as_view(), name="fhir-unknown"),
 ]

@@ -17,7 +17,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 
-from clarity.api.errors import Problem
+from clarity.api.errors import OutOfScope, Problem
 from clarity.api.pagination import MAX_PAGE_SIZE, KeysetPaginator
 from clarity.api.renderers import dumps
 from clarity.api.streaming import SyncIteratorStreamingResponse
@@ -26,7 +26,7 @@ from clarity.audit.models import Action
 from clarity.audit.services import audit_record, audit_record_many
 from clarity.research.permissions import RoleIn
 from clarity.users.models import Role
-from interactions.selectors import assessments_of
+from interactions.selectors import assessment_by_id, assessments_of
 from interactions.views import EXPORTERS
 from patients.selectors import name_prefix_filter, patient_access_for, patients_visible_to
 
@@ -256,6 +256,37 @@ class ObservationSearchView(FhirView):
             previous_url=previous_url,
         )
         return self.fhir_response(bundle)
+
+
+@extend_schema(exclude=True)
+class ObservationReadView(FhirView):
+    """`Observation/{id}`: what the `fullUrl`s of searches and `$everything` point to."""
+
+    audit_resource_type = "interaction"
+    permission_classes = [IsAuthenticated, RoleIn(Role.ADMIN, Role.CLINICIAN, Role.PATIENT)]
+
+    async def get(self, request, pk):
+        return await self.run(self.read, request, pk)
+
+    def read(self, request, pk):
+        self.fhir_params(request)
+        if not (pk.isascii() and pk.isdigit()) or len(pk) > 18:
+            raise OutOfScope("interaction", pk)
+        ctx = self.audit_context(request)
+        with transaction.atomic():
+            row = assessment_by_id(int(pk), instruments=list(INSTRUMENT_CODES))
+            if row is None:
+                raise OutOfScope("interaction", pk)
+            try:
+                access = patient_access_for(request.user, row.patient_id)
+            except OutOfScope:
+                # The same answer as for an id that does not exist: no existence oracle.
+                raise OutOfScope("interaction", pk, patient_id=row.patient_id) from None
+            ctx.break_glass = access.break_glass
+            audit_record(
+                ctx, action=Action.READ, resource_type="interaction", resource_id=pk, patient_id=row.patient_id
+            )
+        return self.fhir_response(resources.observation_resource(row))
 
 
 @extend_schema(exclude=True)

@@ -64,7 +64,7 @@ def test_metadata_is_a_capability_statement_of_exactly_what_is_served(api_client
     rest = body["rest"][0]
     assert {r["type"]: [i["code"] for i in r["interaction"]] for r in rest["resource"]} == {
         "Patient": ["read", "search-type"],
-        "Observation": ["search-type"],
+        "Observation": ["read", "search-type"],
     }
     assert body["fhirVersion"] == "4.0.1" and body["format"] == ["json"]
 
@@ -274,3 +274,28 @@ def test_writes_unknown_resources_and_other_formats_are_outcomes(client_for, cli
     outcome(client.get(f"{BASE}Patient/{patient.pk}", {"_format": "xml"}), 406)
     assert client.get(f"{BASE}Patient/{patient.pk}", {"_format": "json"}).status_code == 200
     assert client.get(f"{BASE}Patient/{patient.pk}", HTTP_ACCEPT="application/fhir+json").status_code == 200
+
+
+def test_observation_read_resolves_full_urls_within_scope_only(
+    client_for, clinician, other_clinician, researcher, patient
+):
+    score = assess(patient, "GAD-7", 11, DAY)
+    message = InteractionLog.objects.create(patient=patient, kind="message", payload={"text": "hi"}, occurred_at=DAY)
+    search = fhir_json(client_for(clinician).get(f"{BASE}Observation", {"patient": str(patient.pk)}))
+    full_url = search["entry"][0]["fullUrl"]
+    assert full_url.endswith(f"/fhir/R4/Observation/{score.pk}")
+
+    response = client_for(clinician).get(full_url.split("testserver", 1)[1])
+    assert response.status_code == 200
+    body = fhir_json(response)
+    Observation.model_validate(body)
+    assert body == search["entry"][0]["resource"]
+    assert AuditEvent.objects.filter(action="read", resource_type="interaction", resource_id=str(score.pk)).count() == 1
+
+    outsider = outcome(client_for(other_clinician).get(f"{BASE}Observation/{score.pk}"), 404)
+    assert outsider == outcome(client_for(other_clinician).get(f"{BASE}Observation/999999999"), 404)
+    outcome(client_for(clinician).get(f"{BASE}Observation/{message.pk}"), 404)  # not an assessment
+    outcome(client_for(clinician).get(f"{BASE}Observation/abc"), 404)
+    outcome(client_for(researcher).get(f"{BASE}Observation/{score.pk}"), 403)
+    outcome(client_for(researcher).get(f"{BASE}Observation/999999999"), 403)
+    assert AuditEvent.objects.filter(action="denied", actor=other_clinician, patient_id=patient.pk).count() == 1

@@ -103,6 +103,7 @@ def test_fhirpy_pages_observations_newest_first_and_filters_by_loinc_code(live, 
     for observation in phq9:
         Observation.model_validate(observation.serialize())
         assert observation["code"]["coding"][0]["code"] == "44261-6"
+    assert client.reference("Observation", phq9[0].id).to_resource()["valueInteger"] == 6
     gad7 = client.resources("Observation").search(patient=assessments, code="http://loinc.org|70274-6").fetch_all()
     assert [o["valueInteger"] for o in gad7] == [9, 8, 7]
     window = (
