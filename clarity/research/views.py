@@ -169,7 +169,7 @@ class DatasetDownloadView(ApiView):
             (200, CSV): OpenApiResponse(
                 str, description="Line 1 `# manifest: {...}` (a comment line), line 2 the header, then rows (streamed)."
             ),
-            **problems(400, 403, 404, 409),
+            **problems(400, 403, 404, 406, 409),
         },
         description="Researchers named on the dataset only (others → 404; other roles → 403). Streams the ready "
         "build; a dataset never built → 409. Audited as `export` before the first byte.",
@@ -180,10 +180,12 @@ class DatasetDownloadView(ApiView):
     def perform_content_negotiation(self, request, force=False):
         try:
             return super().perform_content_negotiation(request, force)
-        except (Http404, NotFound, NotAcceptable):
-            # DRF answers an unknown ?format= with 404; it is a bad parameter.
+        except (Http404, NotFound, NotAcceptable) as exc:
             if force:
                 return (self.renderer_classes[0](), NDJSON)
+            if isinstance(exc, NotAcceptable):
+                raise Problem(406, "Downloads are served as application/x-ndjson or text/csv.") from None
+            # DRF answers an unknown ?format= with 404; it is a bad parameter.
             raise Problem(
                 400, "A query parameter is invalid.", errors={"format": ["Must be one of: ndjson, csv."]}
             ) from None

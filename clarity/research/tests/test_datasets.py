@@ -300,6 +300,8 @@ def test_unknown_download_format_is_400(client_for, admin_user, researcher):
     dataset = create_dataset(client_for(admin_user), [researcher])
     response = client_for(researcher).get(f"{URL}{dataset['id']}/download/", {"format": "xml"})
     assert response.status_code == 400 and "format" in response.json()["errors"]
+    refused = client_for(researcher).get(f"{URL}{dataset['id']}/download/", HTTP_ACCEPT="application/xml")
+    assert refused.status_code == 406 and refused["Content-Type"] == "application/problem+json"
     assert (
         client_for(researcher)
         .get(f"{URL}{dataset['id']}/download/", HTTP_ACCEPT="text/csv")["Content-Type"]
