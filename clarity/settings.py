@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "patients",
     "twins",
     "interactions",
+    "clarity.research",
+    "clarity.fhir",
 ]
 
 MIDDLEWARE = [
@@ -309,8 +311,15 @@ SPECTACULAR_SETTINGS = {
         "PatientStatusEnum": "patients.models.PatientStatus.choices",
         "TwinStatusEnum": "twins.models.TwinStatus.choices",
         "TwinTypeEnum": "twins.models.TwinType.choices",
+        "CohortKindEnum": "clarity.research.models.CohortKind.choices",
+        "KindEnum": "interactions.models.Kind.choices",
+        "DatasetStatusEnum": "clarity.research.models.DatasetStatus.choices",
     },
 }
+
+# FHIR: the `Identifier.system` under which patients' MRNs are published (the issuing
+# organisation's URI or OID); `Patient?identifier=<system>|<mrn>` matches only this system.
+FHIR_MRN_SYSTEM = env.str("FHIR_MRN_SYSTEM", default="urn:clarity:mrn")
 
 LOGGING = {
     "version": 1,

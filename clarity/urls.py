@@ -12,12 +12,14 @@ api_v1 = [
     path("", include("patients.urls")),
     path("", include("twins.urls")),
     path("", include("interactions.urls")),
+    path("", include("clarity.research.urls")),
     path("audit-events/", AuditEventListView.as_view(), name="audit-events"),
 ]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("fhir/R4/", include("clarity.fhir.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("health/live/", health.live, name="health-live"),

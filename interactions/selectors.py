@@ -1,6 +1,7 @@
 """Reads for the interaction log. Callers check patient access first (patients.selectors)."""
 
-from django.db.models import TextField
+from django.db.models import Case, Q, TextField, Value, When
+from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
 from twins.models import DigitalTwin
@@ -45,4 +46,52 @@ def interaction_rows_for_export(patient_id, *, chunk_size: int):
         .annotate(payload_json=Cast("payload", TextField()))
         .values_list(*EXPORT_COLUMNS)
         .iterator(chunk_size=chunk_size)
+    )
+
+
+# --- De-identified research datasets (clarity/research) ---------------------------------
+# Structured facts only: an assessment's instrument and score are read out of the payload
+# in SQL, so no other payload content (free text) ever reaches the research app.
+RESEARCH_FACT_COLUMNS = ("patient_id", "kind", "instrument", "score", "occurred_at", "id")
+
+
+def patients_with_assessment(instrument: str):
+    """Ids of patients with at least one assessment on `instrument`, as a subquery."""
+    return InteractionLog.objects.filter(kind="assessment", payload__instrument=instrument).values("patient_id")
+
+
+def research_facts(patient_ids, kinds, *, chunk_size: int):
+    """
+    The interactions of `patient_ids` whose kind is in `kinds`, as tuples in
+    RESEARCH_FACT_COLUMNS order, each patient's oldest first; `instrument` and `score` are
+    filled for assessments only (as text, straight from the payload) and NULL otherwise.
+    Read through a cursor, `chunk_size` rows at a time. Callers check access first.
+    """
+    assessment = Q(kind="assessment")
+    return (
+        InteractionLog.objects.filter(patient_id__in=patient_ids, kind__in=kinds)
+        .order_by("patient_id", "occurred_at", "id")
+        .annotate(
+            instrument=Case(When(assessment, then=KT("payload__instrument")), default=Value(None)),
+            score=Case(When(assessment, then=KT("payload__score")), default=Value(None)),
+        )
+        .values_list(*RESEARCH_FACT_COLUMNS)
+        .iterator(chunk_size=chunk_size)
+    )
+
+
+def assessments_of(patient_id, *, instruments, since=None, until=None):
+    """One patient's assessments on `instruments` (FHIR Observations); callers order them."""
+    return interactions_of(patient_id, kind="assessment", since=since, until=until).filter(
+        payload__instrument__in=list(instruments)
+    )
+
+
+def assessment_by_id(interaction_id, *, instruments):
+    """The assessment `interaction_id` on one of `instruments`, or None. Callers check access to
+    its patient (`patient_access_for`) before returning it."""
+    return (
+        InteractionLog.objects.filter(pk=interaction_id, kind="assessment", payload__instrument__in=list(instruments))
+        .order_by()
+        .first()
     )

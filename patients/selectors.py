@@ -63,7 +63,12 @@ def search_filter(term: str) -> Q:
         return Q(email_bidx=blind_index(term, "email"))
     if PHONE_LIKE.match(term):
         return Q(phone_bidx=blind_index(term, "phone")) | Q(mrn=term)
-    return Q(family_name__istartswith=term) | Q(given_name__istartswith=term) | Q(mrn=term)
+    return name_prefix_filter(term) | Q(mrn=term)
+
+
+def name_prefix_filter(term: str) -> Q:
+    """A given- or family-name prefix, case-insensitive (the API's `?search=`, FHIR's `name`)."""
+    return Q(family_name__istartswith=term) | Q(given_name__istartswith=term)
 
 
 def care_team_prefetch():

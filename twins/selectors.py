@@ -69,3 +69,19 @@ def twins_of_patient(patient_id):
 def revisions_of_twin(twin_id):
     """A twin's revisions; call only after `twin_access_for` has admitted the caller."""
     return TwinRevision.objects.filter(twin_id=twin_id)
+
+
+# --- De-identified research datasets (clarity/research) ---------------------------------
+def patients_with_twin_type(twin_type: str):
+    """Ids of patients with a twin of `twin_type` (any status), as a subquery."""
+    return DigitalTwin.objects.filter(twin_type=twin_type).values("patient_id")
+
+
+def research_twin_facts(patient_ids):
+    """(patient_id, twin_type, status, created_at, id) of the patients' twins: no name, no
+    configuration, no state (those may carry text). Callers check access first."""
+    return (
+        DigitalTwin.objects.filter(patient_id__in=patient_ids)
+        .order_by("patient_id", "created_at", "id")
+        .values_list("patient_id", "twin_type", "status", "created_at", "id")
+    )

@@ -55,6 +55,7 @@ PROBLEM_DESCRIPTIONS = {
     403: "The caller's role may not do this.",
     404: "Does not exist, or is outside the caller's scope.",
     405: "Method not allowed.",
+    406: "No representation the Accept header allows.",
     409: "Conflicts with existing data (uniqueness, including concurrent races).",
     412: "If-Match does not match the current ETag.",
     413: "Body larger than 10 MiB.",
