@@ -161,6 +161,49 @@ def test_a_bad_cursor_gets_400(admin_user, cursor):
     assert "cursor" in problem["errors"]
 
 
+def _sealed(values, reverse=False):
+    from patients.views import PATIENT_PAGES
+
+    return PATIENT_PAGES.seal_values(values, reverse)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["a"], ["a", "b", "not-a-uuid"], ["a", "b", None], ["a", "b", True], ["a", "b", "6f1c8f9e-4a47-4a5e-9a47-0e5c6a7b8c9d", "x"]],
+)
+def test_a_sealed_cursor_with_the_wrong_shape_gets_400(admin_user, values):
+    response = bearer_client(admin_user).get(LIST_URL, {"cursor": _sealed(values)})
+
+    assert "cursor" in assert_problem(response, 400)["errors"]
+
+
+def test_a_patient_list_cursor_carries_no_phi_and_cannot_be_read_or_forged(admin_user, clinician):
+    # Given patients with distinctive names
+    for n in range(3):
+        make_patient(primary=clinician, family_name=f"Vexmoor{n}", given_name=f"Yolanda{n}")
+    client = bearer_client(admin_user)
+
+    # When an admin pages through them
+    body = body_of(client.get(LIST_URL, {"page_size": 1}))
+    cursor = body["next"].split("cursor=")[1].split("&")[0]
+
+    # Then the cursor shows no name, in any decoding a proxy log reader might try
+    raw = base64.urlsafe_b64decode(cursor.split(".")[-1] + "=" * (-len(cursor.split(".")[-1]) % 4))
+    for text in (cursor, raw.decode("latin-1")):
+        assert "Vexmoor" not in text and "Yolanda" not in text
+        assert "VmV4bW9vc" not in text  # base64 of "Vexmoo"
+    # And it works as given
+    assert client.get(body["next"]).status_code == 200
+    # But one altered character makes it a 400
+    flipped = cursor[:-2] + ("A" if cursor[-2] != "A" else "B") + cursor[-1]
+    assert "cursor" in assert_problem(client.get(LIST_URL, {"cursor": flipped}), 400)["errors"]
+    # And a cursor made for another list (the users list) does not open here
+    users_next = body_of(client.get("/api/v1/users/", {"page_size": 1}))["next"]
+    if users_next:
+        other = users_next.split("cursor=")[1].split("&")[0]
+        assert "cursor" in assert_problem(client.get(LIST_URL, {"cursor": other}), 400)["errors"]
+
+
 # --- create ----------------------------------------------------------------------------
 
 
