@@ -553,6 +553,66 @@ def test_unlinking_a_login_removes_the_patients_access(clinician, patient_user):
     assert bearer_client(patient_user).get(detail_url(patient)).status_code == 404
 
 
+@pytest.mark.parametrize("new_login", [True, False], ids=["relink", "unlink"])
+def test_a_consulting_clinician_cannot_relink_a_patients_login(clinician, other_clinician, patient_user, new_login):
+    # Given a patient with its own login, and a consulting clinician on its care team
+    from clarity.audit.models import AuditEvent
+
+    patient = make_patient(primary=clinician, consulting=[other_clinician], user=patient_user)
+    accomplice = UserFactory(role="patient")
+
+    # When the consulting clinician re-links (or unlinks) the login
+    body = {"user": str(accomplice.pk) if new_login else None}
+    response = bearer_client(other_clinician).patch(detail_url(patient), body, format="json")
+
+    # Then it is refused, audited as denied, and the real patient keeps their access
+    assert_problem(response, 403)
+    patient.refresh_from_db()
+    assert patient.user_id == patient_user.pk and patient.version == 1
+    assert bearer_client(accomplice).get(detail_url(patient)).status_code == 404
+    assert AuditEvent.objects.filter(action="denied", actor=other_clinician, patient_id=patient.pk).exists()
+
+
+def test_a_consulting_clinician_may_still_patch_demographics_and_resend_the_same_login(clinician, other_clinician, patient_user):
+    patient = make_patient(primary=clinician, consulting=[other_clinician], user=patient_user)
+
+    body = {"address": "2 New Road", "user": str(patient_user.pk)}
+    response = bearer_client(other_clinician).patch(detail_url(patient), body, format="json")
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("who", ["primary", "admin"])
+def test_linking_a_login_is_audited_as_an_access_grant(clinician, admin_user, patient_user, who):
+    from clarity.audit.models import AuditEvent
+
+    # Given a patient whose login is about to change hands (the first one was wrong)
+    wrong = UserFactory(role="patient")
+    patient = make_patient(primary=clinician, user=wrong)
+    actor = clinician if who == "primary" else admin_user
+
+    # When the primary (or an admin) links the right login
+    response = bearer_client(actor).patch(detail_url(patient), {"user": str(patient_user.pk)}, format="json")
+
+    # Then the change is audited as the revocation of one login and the grant to the other
+    assert response.status_code == 200
+    events = {
+        (e.action, e.resource_id)
+        for e in AuditEvent.objects.filter(resource_type="patient_login", patient_id=patient.pk, actor=actor)
+    }
+    assert events == {("delete", str(wrong.pk)), ("create", str(patient_user.pk))}
+
+
+def test_a_login_linked_at_creation_is_audited_as_a_grant(clinician, patient_user):
+    from clarity.audit.models import AuditEvent
+
+    response = bearer_client(clinician).post(LIST_URL, _new_patient_body(user=str(patient_user.pk)), format="json")
+
+    assert AuditEvent.objects.filter(
+        resource_type="patient_login", action="create", resource_id=str(patient_user.pk), patient_id=body_of(response)["id"]
+    ).exists()
+
+
 @pytest.mark.parametrize("status", ["inactive", "active"])
 def test_a_consulting_clinician_cannot_change_status_by_patch(clinician, other_clinician, status):
     # DELETE (which marks inactive) is for the admin and the primary; PATCH must not bypass that.
