@@ -260,6 +260,33 @@ def handler404(request, exception=None):
     return page_not_found(request, exception)
 
 
+def api_not_found(request, rest=""):
+    """
+    The last route of urls.py: every /api/ path no other route matched. A route, unlike
+    handler404, answers the same in every mode: under DEBUG, Django answers an unmatched
+    URL with its HTML debug page. Being a route, it also takes /api/ paths away from
+    CommonMiddleware's APPEND_SLASH, which raises RuntimeError (a 500) under DEBUG for a
+    POST/PUT/PATCH without the trailing slash; the slash rule is applied here instead.
+    """
+    from django.http import HttpResponsePermanentRedirect, HttpResponseRedirect
+    from django.urls import Resolver404, resolve
+
+    if not request.path_info.endswith("/"):
+        try:
+            match = resolve(request.path_info + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            location = request.get_full_path(force_append_slash=True)
+            if request.method in ("GET", "HEAD"):
+                return HttpResponsePermanentRedirect(location)  # 301, as CommonMiddleware answers
+            # 308 keeps the method and the body (RFC 9110 §15.4.9); a 301 would turn them into a GET.
+            response = HttpResponseRedirect(location)
+            response.status_code = 308
+            return response
+    return problem_response(404)
+
+
 def handler400(request, exception=None):
     if _is_api(request):
         if isinstance(exception, RequestDataTooBig):
@@ -288,6 +315,7 @@ def handler500(request):
 
 __all__ = [
     "Conflict",
+    "api_not_found",
     "Forbidden",
     "OutOfScope",
     "Problem",

@@ -298,3 +298,41 @@ def test_a_value_the_database_refuses_is_a_400_not_a_500(doctor, monkeypatch):
 
     assert_problem(response, 400)
     assert b"byte sequence" not in response.content
+
+
+# --- unmatched /api/ paths and the trailing slash, in every mode (issue #11, item 12) ---------
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nothing-here/", "/api/v1/patients/not-a-uuid/", "/api/v1/twins/123/", "/api/", "/api/v9/", "/api/v1/patients/x"]
+)
+def test_an_unmatched_api_path_is_a_404_problem_even_under_debug(doctor, settings, debug, path):
+    settings.DEBUG = debug
+    doctor.raise_request_exception = False
+
+    response = doctor.get(path)
+
+    assert_problem(response, 404)
+    assert b"<html" not in response.content.lower()
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+@pytest.mark.parametrize("method", ["patch", "post", "put", "delete"])
+def test_an_unsafe_method_without_the_trailing_slash_is_redirected_with_its_method_kept(doctor, clinician, settings, debug, method):
+    settings.DEBUG = debug
+    doctor.raise_request_exception = False
+    patient = make_patient(primary=clinician)
+
+    response = getattr(doctor, method)(f"/api/v1/patients/{patient.pk}?x=1", {"address": "Elsewhere"}, format="json")
+
+    assert response.status_code == 308
+    assert response["Location"] == f"/api/v1/patients/{patient.pk}/?x=1"
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_a_get_without_the_trailing_slash_is_still_a_301(doctor, settings, debug):
+    settings.DEBUG = debug
+
+    response = doctor.get("/api/v1/patients")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/api/v1/patients/"
