@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Now
+
+from clarity.sqlite import Now
 
 
 class Action(models.TextChoices):
@@ -34,6 +35,7 @@ class AuditEvent(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
+    # clarity.sqlite.Now: on SQLite, the same text form as a bound filter value (`since`).
     occurred_at = models.DateTimeField(db_default=Now())
     # PROTECT: a user with audit history is deactivated, never deleted, so the trail
     # keeps pointing at a real account. The username/role snapshot survives renames.
