@@ -99,13 +99,19 @@ def _clinician_patient(user, patient_id, *, lock: bool):
         pk.get_db_prep_value(patient_id, connection),
     ]
     patient = next(iter(Patient.objects.raw(sql, params)), None)
-    if patient is None or (patient._team_role is None and not patient._glass):
+    if patient is None:
         return None, None
-    if patient._team_role == "primary":
-        return patient, Access.PRIMARY
-    if patient._team_role:
-        return patient, Access.CARE_TEAM
-    return patient, Access.BREAK_GLASS
+    level = clinician_level(patient._team_role, patient._glass)
+    return (patient, level) if level else (None, None)
+
+
+def clinician_level(team_role: str | None, glass: bool) -> str | None:
+    """A clinician's access level from their care-team role and a live break-the-glass grant (None: no access)."""
+    if team_role == "primary":
+        return Access.PRIMARY
+    if team_role:
+        return Access.CARE_TEAM
+    return Access.BREAK_GLASS if glass else None
 
 
 def patient_access_for(user, patient_id, *, with_team: bool = False, lock: bool = False) -> PatientAccess:
