@@ -8,8 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.expressions import DatabaseDefault
 
 from clarity.api.errors import Forbidden
-from clarity.audit.models import Action
-from clarity.audit.models import AuditEvent
+from clarity.audit.models import Action, AuditEvent
 from clarity.audit.services import AuditContext, audit_record, audit_record_many
 from clarity.users.models import User
 from patients.selectors import Access, patient_access_for
