@@ -7,6 +7,7 @@ here, and, for validation failures, `errors` keyed by field path. They never car
 exception text, SQL, stack traces, parser messages or the values a client sent.
 """
 
+import itertools
 import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
@@ -102,6 +103,12 @@ class Forbidden(exceptions.PermissionDenied):
         self.break_glass = break_glass
 
 
+# An error body names at most this many fields (with at most this many messages each) and
+# gives the full count in `error_count`: a 1,000-item batch of bad items, or a body of
+# unknown keys, must not make a multi-megabyte answer.
+MAX_ERRORS = 100
+
+
 def problem_response(status_code: int, detail: str | None = None, *, errors=None, headers=None, type_=None):
     body = {
         "type": type_ or "about:blank",
@@ -110,7 +117,10 @@ def problem_response(status_code: int, detail: str | None = None, *, errors=None
         "detail": detail or DEFAULT_DETAILS.get(status_code, ""),
     }
     if errors:
-        body["errors"] = errors
+        if len(errors) > MAX_ERRORS:
+            body["error_count"] = len(errors)
+            errors = dict(itertools.islice(errors.items(), MAX_ERRORS))
+        body["errors"] = {field: messages[:MAX_ERRORS] for field, messages in errors.items()}
     response = HttpResponse(dumps(body), status=status_code, content_type=PROBLEM_CONTENT_TYPE)
     for key, value in (headers or {}).items():
         response[key] = value

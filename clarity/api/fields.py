@@ -48,8 +48,9 @@ STRING_FIELDS = (
     serializers.DateTimeField,
 )
 
-# The most unknown keys one error body names (the count is given in full).
-MAX_UNKNOWN_KEYS_NAMED = 100
+# The most unknown keys one error body names (the count is given in full): enough to see
+# what a client got wrong, without an error entry per key of a hostile body.
+MAX_UNKNOWN_KEYS_NAMED = 20
 
 
 class StrictFieldsMixin:
@@ -77,7 +78,7 @@ class StrictFieldsMixin:
             elif value is not None and not isinstance(value, str) and isinstance(field, STRING_FIELDS):
                 errors[key] = ["Must be a string."]
         if unknown > MAX_UNKNOWN_KEYS_NAMED:
-            errors["body"] = [f"{unknown} unknown fields; the first {MAX_UNKNOWN_KEYS_NAMED} are named."]
+            errors = {"body": [f"{unknown} unknown fields; the first {MAX_UNKNOWN_KEYS_NAMED} are named."], **errors}
         if errors:
             raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
