@@ -15,6 +15,7 @@ rounds): pooling can only shrink the noise, so a real difference (which survives
 number of pairs) still fails, while a transient burst that skewed one round does not.
 """
 
+import logging
 import random
 import time
 import uuid
@@ -99,7 +100,14 @@ def test_an_out_of_scope_id_and_a_made_up_id_take_the_same_time(quiet_server, wo
 
     # Then the times cannot tell them apart
     medians = [round(sorted(side)[len(side) // 2] * 1000, 2) for side in (slow, fast)]
-    print(f"\n{resource}: AUC by round {results}, medians ms (existing, made-up) {medians}, {len(slow)} pairs")
+    # The figures go to the log (shown with -s or on failure) for the README's record.
+    logging.getLogger("clarity.tests").warning(
+        "timing_oracle %s: AUC by round %s, medians ms (existing, made-up) %s, %d pairs",
+        resource,
+        results,
+        medians,
+        len(slow),
+    )
     assert AUC_RANGE[0] <= results[-1] <= AUC_RANGE[1], (
         f"AUC by round {results}, medians ms (existing, made-up) {medians}"
     )
