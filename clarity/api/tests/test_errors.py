@@ -305,11 +305,12 @@ def test_a_value_the_database_refuses_is_a_400_not_a_500(doctor, monkeypatch):
 @pytest.mark.parametrize(
     "path", ["/api/v1/nothing-here/", "/api/v1/patients/not-a-uuid/", "/api/v1/twins/123/", "/api/", "/api/v9/", "/api/v1/patients/x"]
 )
-def test_an_unmatched_api_path_is_a_404_problem_even_under_debug(doctor, settings, debug, path):
+def test_an_unmatched_api_path_is_a_404_problem_even_under_debug(clinician, settings, debug, path):
     settings.DEBUG = debug
-    doctor.raise_request_exception = False
+    client = bearer_client(clinician, enforce_csrf_checks=True)
+    client.raise_request_exception = False
 
-    response = doctor.get(path)
+    response = client.get(path) if path != "/api/v1/patients/x" else client.post(path + "/y/", {}, format="json")
 
     assert_problem(response, 404)
     assert b"<html" not in response.content.lower()
@@ -322,7 +323,10 @@ def test_an_unsafe_method_without_the_trailing_slash_is_redirected_with_its_meth
     doctor.raise_request_exception = False
     patient = make_patient(primary=clinician)
 
-    response = getattr(doctor, method)(f"/api/v1/patients/{patient.pk}?x=1", {"address": "Elsewhere"}, format="json")
+    client = bearer_client(clinician, enforce_csrf_checks=True)  # as a real client: no CSRF exemption
+    client.raise_request_exception = False
+
+    response = getattr(client, method)(f"/api/v1/patients/{patient.pk}?x=1", {"address": "Elsewhere"}, format="json")
 
     assert response.status_code == 308
     assert response["Location"] == f"/api/v1/patients/{patient.pk}/?x=1"
