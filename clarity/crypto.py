@@ -92,6 +92,32 @@ def decrypt(stored: str, aad: str) -> str:
         raise PhiDecryptionError("a PHI field could not be decrypted (unknown key id or tampered value)") from None
 
 
+def seal(plaintext: bytes, purpose: str) -> str:
+    """
+    An opaque, URL-safe token: `plaintext` encrypted and authenticated (AES-256-GCM) under
+    the newest PHI key, bound to `purpose` (the associated data), so a token made for one
+    use does not open for another. For values handed to clients that must not be readable
+    or forgeable by them (pagination cursors).
+    """
+    kid, ciphers = keyring()
+    nonce = os.urandom(12)
+    sealed = ciphers[kid].encrypt(nonce, plaintext, f"token:{purpose}".encode())
+    return f"{kid}.{base64.urlsafe_b64encode(nonce + sealed).decode().rstrip('=')}"
+
+
+def unseal(token: str, purpose: str) -> bytes | None:
+    """The plaintext of a `seal()` token, or None for anything forged, altered or malformed."""
+    kid, sep, encoded = token.partition(".")
+    cipher = keyring()[1].get(kid) if sep else None
+    if cipher is None:
+        return None
+    try:
+        blob = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        return cipher.decrypt(blob[:12], blob[12:], f"token:{purpose}".encode())
+    except Exception:  # noqa: BLE001 - binascii, length and InvalidTag errors all mean "not ours"
+        return None
+
+
 def blind_index(value: str | None, kind: str) -> str | None:
     """HMAC of the normalised value, for exact-match lookups without decrypting."""
     if value is None or value == "":

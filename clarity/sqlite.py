@@ -9,6 +9,9 @@ count grows with its batch size. SQLite ≥ 3.32 defaults to 32,766 (Debian buil
 
 import sqlite3
 
+from django.db.models import functions
+from django.utils.deconstruct import deconstructible
+
 
 def use_runtime_parameter_limit(sender, connection, **kwargs):
     """`connection_created` receiver: size Django's batches by this connection's real limit."""
@@ -17,3 +20,29 @@ def use_runtime_parameter_limit(sender, connection, **kwargs):
     limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     if limit > connection.features.max_query_params:
         connection.features.max_query_params = limit
+
+
+@deconstructible(path="django.db.models.functions.datetime.Now")
+class Now(functions.Now):
+    """
+    `Now()` whose SQLite text has the same form as the timestamps Django binds.
+
+    SQLite keeps datetimes as text and compares them as text. Django's `Now()` writes
+    `STRFTIME('%Y-%m-%d %H:%M:%f')` (milliseconds: "… 10:15:00.123") while Django binds a
+    filter value with microseconds ("… 10:15:00.123000"), so `occurred_at >= <an event's
+    own occurred_at>` was false on SQLite for the event itself. Padding to microseconds
+    makes the two forms compare as the instants they are. PostgreSQL is unchanged.
+
+    It deconstructs as Django's `Now` so no migration is needed: the SQL is chosen when
+    an INSERT is compiled (SQLite takes no DEFAULT keyword in a multi-row INSERT, so Django
+    always writes the expression), and the column's schema default on SQLite, used only by
+    hand-written INSERTs, keeps Django's form.
+    """
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(STRFTIME('%%%%Y-%%%%m-%%%%d %%%%H:%%%%M:%%%%f', 'NOW') || '000')",
+            **extra_context,
+        )

@@ -5,6 +5,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from clarity.api import health
+from clarity.api.errors import api_not_found
 from clarity.audit.views import AuditEventListView
 
 api_v1 = [
@@ -26,6 +27,8 @@ urlpatterns = [
     path("health/ready/", health.ready, name="health-ready"),
     # Admin and API-docs assets from `collectstatic`, so `make run` needs no other server.
     re_path(r"^static/(?P<path>.*)$", serve, {"document_root": settings.STATIC_ROOT}),
+    # Last: any other /api/ path is a problem+json 404 in every mode (DEBUG included).
+    re_path(r"^api/(?P<rest>.*)$", api_not_found, name="api-not-found"),
 ]
 
 handler400 = "clarity.api.errors.handler400"

@@ -8,8 +8,8 @@ from django.db import IntegrityError, transaction
 from django.db.models.expressions import DatabaseDefault
 
 from clarity.api.errors import Forbidden
-from clarity.audit.models import Action
-from clarity.audit.services import AuditContext, audit_record
+from clarity.audit.models import Action, AuditEvent
+from clarity.audit.services import AuditContext, audit_record, audit_record_many
 from clarity.users.models import User
 from patients.selectors import Access, patient_access_for
 
@@ -126,18 +126,28 @@ def _replay(*, actor, idempotency: IdempotencyKey, patient_id, ctx: AuditContext
 
 def _audit(ctx: AuditContext, action: str, patient_id, ids: list[int]) -> None:
     """
-    One event per request, naming the row when there is one. A batch is accounted to its
-    patient rather than as up to 1,000 events to write and seal; its rows carry the same
-    actor, and on PostgreSQL their recorded_at equals the event's occurred_at (both are the
-    transaction's now()).
+    One event per request naming its rows: the id, or for a batch its id ranges
+    ("1017-2016"; ids of one INSERT are consecutive unless a concurrent insert interleaved,
+    then "1017-1400,1433-2049"), rather than up to 1,000 events to write and seal. Ranges too
+    fragmented for the 64-character resource_id fall back to one event per row, in one
+    INSERT: the rows are always findable from the trail.
     """
-    audit_record(
-        ctx,
-        action=action,
-        resource_type="interaction",
-        resource_id=str(ids[0]) if len(ids) == 1 else "",
-        patient_id=patient_id,
-    )
+    reference = id_ranges(ids)
+    if len(reference) <= AuditEvent._meta.get_field("resource_id").max_length:
+        audit_record(ctx, action=action, resource_type="interaction", resource_id=reference, patient_id=patient_id)
+    else:
+        audit_record_many(ctx, action=action, resource_type="interaction", items=[(row_id, patient_id) for row_id in ids])
+
+
+def id_ranges(ids: list[int]) -> str:
+    """Integer ids as sorted, comma-separated runs: [5, 3, 4, 9] → "3-5,9"."""
+    runs: list[list[int]] = []
+    for value in sorted(ids):
+        if runs and value == runs[-1][1] + 1:
+            runs[-1][1] = value
+        else:
+            runs.append([value, value])
+    return ",".join(str(low) if low == high else f"{low}-{high}" for low, high in runs)
 
 
 def _check_twins(patient_id, items: list[dict], *, many: bool) -> None:

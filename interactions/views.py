@@ -13,6 +13,7 @@ from clarity.api.streaming import SyncIteratorStreamingResponse
 from clarity.api.views import ApiView
 from clarity.audit.models import Action
 from clarity.audit.services import audit_record
+from clarity.users.policy import CARE, roles
 from patients.selectors import Access, patient_access_for
 from patients.serializers import CareTeamMemberSerializer, PatientSerializer
 from twins.models import DigitalTwin, TwinRevision
@@ -59,6 +60,7 @@ def _one_or_many(name: str, serializer_class, help_text: str):
 
 class InteractionListView(ApiView):
     audit_resource_type = "interaction"
+    permission_classes = [roles(GET=CARE, POST=CARE)]
 
     @extend_schema(
         operation_id="patients_interactions_list",
@@ -151,10 +153,12 @@ class InteractionItemView(ApiView):
     """Log entries are append-only: no method is allowed on one (405)."""
 
     audit_resource_type = "interaction"
+    permission_classes = [roles()]
 
 
 class PatientExportView(ApiView):
     audit_resource_type = "patient"
+    permission_classes = [roles(GET=CARE)]
 
     @extend_schema(
         operation_id="patients_export",

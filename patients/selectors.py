@@ -104,13 +104,19 @@ def _clinician_patient(user, patient_id, *, lock: bool):
         pk.get_db_prep_value(patient_id, connection),
     ]
     patient = next(iter(Patient.objects.raw(sql, params)), None)
-    if patient is None or (patient._team_role is None and not patient._glass):
-        return None, None
-    if patient._team_role == "primary":
-        return patient, Access.PRIMARY
-    if patient._team_role:
-        return patient, Access.CARE_TEAM
-    return patient, Access.BREAK_GLASS
+    if patient is None:
+        return None, None, False
+    level = clinician_level(patient._team_role, patient._glass)
+    return (patient, level, True) if level else (None, None, True)
+
+
+def clinician_level(team_role: str | None, glass: bool) -> str | None:
+    """A clinician's access level from their care-team role and a live break-the-glass grant (None: no access)."""
+    if team_role == "primary":
+        return Access.PRIMARY
+    if team_role:
+        return Access.CARE_TEAM
+    return Access.BREAK_GLASS if glass else None
 
 
 def patient_access_for(user, patient_id, *, with_team: bool = False, lock: bool = False) -> PatientAccess:
@@ -125,9 +131,11 @@ def patient_access_for(user, patient_id, *, with_team: bool = False, lock: bool 
         patient_id = Patient._meta.pk.to_python(patient_id)
     except ValidationError:
         raise OutOfScope("patient", patient_id) from None
-    patient, level = None, None
+    patient, level, exists = None, None, None
     if user.role == "clinician":
-        patient, level = _clinician_patient(user, patient_id, lock=lock)
+        # The statement tells whether the patient exists: a made-up id and an out-of-scope
+        # patient then cost the same one query (no timing oracle, issue #11 item 16).
+        patient, level, exists = _clinician_patient(user, patient_id, lock=lock)
     elif user.role in ("admin", "patient"):
         # One row at most (a pk lookup): no ORDER BY, so Meta.ordering is neither compiled nor sorted on.
         queryset = Patient.objects.order_by().filter(pk=patient_id)
@@ -140,7 +148,8 @@ def patient_access_for(user, patient_id, *, with_team: bool = False, lock: bool 
     if patient is None:
         # Record the patient on the denied event when it exists, so "who tried to see this
         # patient" is answerable; the caller still gets the same 404 either way.
-        exists = Patient.objects.filter(pk=patient_id).exists()
+        if exists is None:
+            exists = Patient.objects.filter(pk=patient_id).exists()
         raise OutOfScope("patient", patient_id, patient_id=patient_id if exists else None)
     if with_team:
         prefetch_related_objects([patient], care_team_prefetch())

@@ -15,6 +15,9 @@ from clarity.users.models import User
 from .models import BreakGlassGrant, CareTeamMembership, CareTeamRole, Patient, PatientStatus
 from .selectors import Access, patient_access_for
 
+# The audit resource type of a patient's login link (resource_id: the login's user id).
+LOGIN_LINK = "patient_login"
+
 
 def _clinician(clinician_id, field: str) -> User:
     user = User.objects.filter(pk=clinician_id, is_active=True).first()
@@ -62,6 +65,8 @@ def patient_create(*, actor: User, data: dict, primary_clinician_id=None, ctx: A
             patient.save(force_insert=True)
             CareTeamMembership.objects.create(patient=patient, clinician=primary, role=CareTeamRole.PRIMARY)
             audit_record(ctx, action=Action.CREATE, resource_type="patient", resource_id=patient.pk, patient_id=patient.pk)
+            if patient.user_id is not None:
+                _audit_login_link(ctx, patient, previous=None)
     except IntegrityError:
         # Two creates raced past the check above; the unique index decided.
         raise Conflict("A patient with this MRN or login already exists.", field="mrn") from None
@@ -72,7 +77,7 @@ def patient_update(*, actor: User, patient_id, data: dict, if_match: IfMatch | N
     """
     Change a patient's demographics, contact details, status or login link.
     Raises OutOfScope (404), Forbidden (403: patient, break-glass or researcher; a
-    consulting clinician changing `status`),
+    consulting clinician changing `status` or the linked login `user`),
     Problem 412 on a stale If-Match, ValidationError (400), Conflict (409).
     """
     with transaction.atomic():
@@ -83,8 +88,14 @@ def patient_update(*, actor: User, patient_id, data: dict, if_match: IfMatch | N
         if "status" in data and data["status"] != patient.status:
             # Deactivating is DELETE's job (admin or primary); PATCH must not be a way around it.
             access.require(Access.MANAGERS)
-        check_if_match(if_match, patient.version)
         data = dict(data)
+        previous_login = patient.user_id
+        login_changes = "user" in data and data["user"] != previous_login
+        if login_changes:
+            # Linking a login grants it the whole record (read, export) and takes it from
+            # whoever held it: an access grant, so admin or primary only, like the care team.
+            access.require(Access.MANAGERS)
+        check_if_match(if_match, patient.version)
         if "user" in data:
             user_id = data.pop("user")
             patient.user = _patient_login(user_id, exclude_patient=patient) if user_id is not None else None
@@ -95,7 +106,17 @@ def patient_update(*, actor: User, patient_id, data: dict, if_match: IfMatch | N
         patient.updated_at = timezone.now()
         patient.save()
         audit_record(ctx, action=Action.UPDATE, resource_type="patient", resource_id=patient.pk, patient_id=patient.pk)
+        if login_changes:
+            _audit_login_link(ctx, patient, previous=previous_login)
     return patient
+
+
+def _audit_login_link(ctx: AuditContext, patient: Patient, *, previous) -> None:
+    """A login linked to or unlinked from a patient, audited as the access grant or revocation it is."""
+    if previous is not None:
+        audit_record(ctx, action=Action.DELETE, resource_type=LOGIN_LINK, resource_id=previous, patient_id=patient.pk)
+    if patient.user_id is not None:
+        audit_record(ctx, action=Action.CREATE, resource_type=LOGIN_LINK, resource_id=patient.user_id, patient_id=patient.pk)
 
 
 def patient_deactivate(*, actor: User, patient_id, if_match: IfMatch | None, ctx: AuditContext) -> Patient:

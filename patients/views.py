@@ -4,13 +4,14 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from clarity.api.concurrency import etag_for, parse_if_match
-from clarity.api.errors import Forbidden, Problem
+from clarity.api.errors import Problem
 from clarity.api.pagination import KeysetPaginator
 from clarity.api.query import check_params, choice_param
 from clarity.api.schema import ETAG_HEADER, IF_MATCH, LOCATION_HEADER, PAGE_PARAMETERS, paginated, problems
 from clarity.api.views import ApiView
 from clarity.audit.models import Action
 from clarity.audit.services import audit_record, audit_record_many
+from clarity.users.policy import CARE, CLINICIANS, STAFF, roles
 
 from . import services
 from .models import CareTeamMembership, Patient, PatientStatus
@@ -39,6 +40,7 @@ def patient_response(patient, status_code=200, headers=None):
 
 class PatientListView(ApiView):
     audit_resource_type = "patient"
+    permission_classes = [roles(GET=STAFF, POST=STAFF)]
 
     @extend_schema(
         operation_id="patients_list",
@@ -68,8 +70,6 @@ class PatientListView(ApiView):
 
     def list(self, request):
         user = request.user
-        if user.role not in ("admin", "clinician"):
-            raise Forbidden(resource_type="patient")
         check_params(request, {"search", "status"})
         queryset = patients_visible_to(user)
         search = request.query_params.get("search")
@@ -91,8 +91,6 @@ class PatientListView(ApiView):
 
     def create(self, request):
         user = request.user
-        if user.role not in ("admin", "clinician"):
-            raise Forbidden(resource_type="patient")
         serializer = PatientCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -105,6 +103,7 @@ class PatientListView(ApiView):
 
 class PatientDetailView(ApiView):
     audit_resource_type = "patient"
+    permission_classes = [roles(GET=CARE, PATCH=STAFF, DELETE=STAFF)]
 
     @extend_schema(
         operation_id="patients_retrieve",
@@ -143,8 +142,6 @@ class PatientDetailView(ApiView):
 
     def update(self, request, pk):
         if_match = parse_if_match(request)
-        if request.user.role == "researcher":
-            raise Forbidden(resource_type="patient", resource_id=pk)
         serializer = PatientUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.patient_update(
@@ -161,6 +158,7 @@ class PatientDetailView(ApiView):
 
 class CareTeamView(ApiView):
     audit_resource_type = "care_team"
+    permission_classes = [roles(GET=CARE, POST=STAFF)]
 
     @extend_schema(
         operation_id="patients_care_team_list",
@@ -189,8 +187,6 @@ class CareTeamView(ApiView):
         return Response({"results": CareTeamMemberSerializer(rows, many=True).data, "next": next_url, "previous": previous_url})
 
     def create(self, request, pk):
-        if request.user.role == "researcher":
-            raise Forbidden(resource_type="care_team", resource_id=pk)
         serializer = CareTeamAddSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         membership = services.care_team_add(
@@ -205,20 +201,20 @@ class CareTeamView(ApiView):
 
 class CareTeamMemberView(ApiView):
     audit_resource_type = "care_team"
+    permission_classes = [roles(DELETE=STAFF)]
 
     @extend_schema(operation_id="patients_care_team_destroy", responses={204: None, **problems(403, 404, 409)})
     async def delete(self, request, pk, clinician_id):
         return await self.run(self.destroy, request, pk, clinician_id)
 
     def destroy(self, request, pk, clinician_id):
-        if request.user.role == "researcher":
-            raise Forbidden(resource_type="care_team", resource_id=pk)
         services.care_team_remove(actor=request.user, patient_id=pk, clinician_id=clinician_id, ctx=self.audit_context(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class BreakGlassView(ApiView):
     audit_resource_type = "break_glass"
+    permission_classes = [roles(POST=CLINICIANS)]
 
     @extend_schema(
         operation_id="patients_break_glass",
@@ -230,8 +226,6 @@ class BreakGlassView(ApiView):
         return await self.run(self.create, request, pk)
 
     def create(self, request, pk):
-        if request.user.role != "clinician":
-            raise Forbidden("Only clinicians can break the glass.", resource_type="break_glass", resource_id=pk)
         serializer = BreakGlassRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         grant = services.break_glass_grant(

@@ -18,9 +18,15 @@ KEYS = ("simulation_granularity_hours", "prediction_models_enabled", "data_sourc
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) and value == value and value not in (
-        float("inf"),
-        float("-inf"),
+    return (
+        isinstance(value, Real)
+        and not isinstance(value, bool)
+        and value == value
+        and value
+        not in (
+            float("inf"),
+            float("-inf"),
+        )
     )
 
 
@@ -39,6 +45,9 @@ def validate_configuration(config, prefix="configuration") -> dict[str, list[str
     errors: dict[str, list[str]] = {}
     if not isinstance(config, dict):
         return {prefix: ["Must be a JSON object."]}
+    if len(config) > len(KEYS):
+        # Counted before any key is looked at: 100,000 keys cost one len(), not 100,000 errors.
+        return {prefix: [f"Has {len(config)} keys; at most {len(KEYS)} are defined: {', '.join(KEYS)}."]}
     for key in config:
         if key not in KEYS:
             # Key names come from the client: cut to a length fit for an error path.
@@ -61,6 +70,8 @@ def validate_configuration(config, prefix="configuration") -> dict[str, list[str
         path = f"{prefix}.alert_thresholds"
         if not isinstance(thresholds, dict):
             errors[path] = ["Must be a JSON object."]
+        elif len(thresholds) > len(ALERT_THRESHOLDS):
+            errors[path] = [f"Has {len(thresholds)} keys; at most {len(ALERT_THRESHOLDS)} are defined."]
         else:
             for key, value in thresholds.items():
                 if key not in ALERT_THRESHOLDS:

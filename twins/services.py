@@ -50,7 +50,7 @@ def twin_create(*, actor: User, patient_id, name: str, twin_type: str, configura
             access = patient_access_for(actor, patient_id, lock=True)
             ctx.break_glass = access.break_glass
             if access.level not in Access.WRITERS:
-                raise Forbidden(resource_type="twin", patient_id=access.patient.pk)
+                raise Forbidden(resource_type="twin", patient_id=access.patient.pk, break_glass=access.break_glass)
             _check_configuration(configuration)
             if _live_twin_exists(patient_id=access.patient.pk, twin_type=twin_type):
                 raise Conflict(LIVE_TWIN_CONFLICT, field="twin_type")

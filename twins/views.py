@@ -5,13 +5,13 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from clarity.api.concurrency import etag_for, parse_if_match
-from clarity.api.errors import Forbidden
 from clarity.api.pagination import KeysetPaginator
 from clarity.api.query import check_params, choice_param
 from clarity.api.schema import ETAG_HEADER, IF_MATCH, LOCATION_HEADER, PAGE_PARAMETERS, paginated, problems
 from clarity.api.views import ApiView
 from clarity.audit.models import Action
 from clarity.audit.services import audit_record
+from clarity.users.policy import CARE, STAFF, roles
 from patients.selectors import patient_access_for
 
 from . import services
@@ -37,6 +37,7 @@ def twin_response(twin, status_code=200, headers=None):
 
 class PatientTwinsView(ApiView):
     audit_resource_type = "twin"
+    permission_classes = [roles(GET=CARE, POST=STAFF)]
 
     @extend_schema(
         operation_id="patients_twins_list",
@@ -80,8 +81,6 @@ class PatientTwinsView(ApiView):
         return Response({"results": TwinSerializer(rows, many=True).data, "next": next_url, "previous": previous_url})
 
     def create(self, request, pk):
-        if request.user.role == "researcher":
-            raise Forbidden(resource_type="twin", resource_id=pk)
         serializer = TwinCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         twin = services.twin_create(actor=request.user, patient_id=pk, **serializer.validated_data, ctx=self.audit_context(request))
@@ -91,6 +90,7 @@ class PatientTwinsView(ApiView):
 
 class TwinDetailView(ApiView):
     audit_resource_type = "twin"
+    permission_classes = [roles(GET=CARE, PATCH=STAFF, DELETE=STAFF)]
 
     @extend_schema(
         operation_id="twins_retrieve",
@@ -131,8 +131,6 @@ class TwinDetailView(ApiView):
         return twin_response(access.twin)
 
     def update(self, request, pk):
-        if request.user.role == "researcher":
-            raise Forbidden(resource_type="twin", resource_id=pk)
         if_match = parse_if_match(request, required=True)
         serializer = TwinUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -142,8 +140,6 @@ class TwinDetailView(ApiView):
         return twin_response(twin)
 
     def destroy(self, request, pk):
-        if request.user.role == "researcher":
-            raise Forbidden(resource_type="twin", resource_id=pk)
         if_match = parse_if_match(request)
         services.twin_archive(actor=request.user, twin_id=pk, if_match=if_match, ctx=self.audit_context(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -151,6 +147,7 @@ class TwinDetailView(ApiView):
 
 class TwinRevisionsView(ApiView):
     audit_resource_type = "twin_revision"
+    permission_classes = [roles(GET=CARE)]
 
     @extend_schema(
         operation_id="twins_revisions_list",

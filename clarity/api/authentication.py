@@ -52,5 +52,22 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         return "Bearer"
 
 
+class CsrfRefused(exceptions.PermissionDenied):
+    """A valid session sent an unsafe request without the CSRF token: 403, audited as denied
+    against the session's user (DRF has not set request.user when authentication refuses)."""
+
+    def __init__(self, actor):
+        super().__init__()
+        self.actor = actor
+
+
 class CsrfSessionAuthentication(authentication.SessionAuthentication):
     """Django session login for a same-origin web client; unsafe methods need the CSRF token."""
+
+    def enforce_csrf(self, request):
+        try:
+            super().enforce_csrf(request)
+        except exceptions.PermissionDenied:
+            # A forged cross-site request riding a real session is an access attempt on the
+            # account: it must leave a trace, so the refusal names the session's user.
+            raise CsrfRefused(getattr(request._request, "user", None)) from None

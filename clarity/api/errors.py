@@ -7,12 +7,14 @@ here, and, for validation failures, `errors` keyed by field path. They never car
 exception text, SQL, stack traces, parser messages or the values a client sent.
 """
 
+import itertools
 import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 
 from clarity.api.parsers import BodyRejected
@@ -102,6 +104,12 @@ class Forbidden(exceptions.PermissionDenied):
         self.break_glass = break_glass
 
 
+# An error body names at most this many fields (with at most this many messages each) and
+# gives the full count in `error_count`: a 1,000-item batch of bad items, or a body of
+# unknown keys, must not make a multi-megabyte answer.
+MAX_ERRORS = 100
+
+
 def problem_response(status_code: int, detail: str | None = None, *, errors=None, headers=None, type_=None):
     body = {
         "type": type_ or "about:blank",
@@ -110,7 +118,10 @@ def problem_response(status_code: int, detail: str | None = None, *, errors=None
         "detail": detail or DEFAULT_DETAILS.get(status_code, ""),
     }
     if errors:
-        body["errors"] = errors
+        if len(errors) > MAX_ERRORS:
+            body["error_count"] = len(errors)
+            errors = dict(itertools.islice(errors.items(), MAX_ERRORS))
+        body["errors"] = {field: messages[:MAX_ERRORS] for field, messages in errors.items()}
     response = HttpResponse(dumps(body), status=status_code, content_type=PROBLEM_CONTENT_TYPE)
     for key, value in (headers or {}).items():
         response[key] = value
@@ -260,6 +271,34 @@ def handler404(request, exception=None):
     return page_not_found(request, exception)
 
 
+@csrf_exempt  # it changes nothing; a bearer client sends no CSRF token and must get the 404 or redirect
+def api_not_found(request, rest=""):
+    """
+    The last route of urls.py: every /api/ path no other route matched. A route, unlike
+    handler404, answers the same in every mode: under DEBUG, Django answers an unmatched
+    URL with its HTML debug page. Being a route, it also takes /api/ paths away from
+    CommonMiddleware's APPEND_SLASH, which raises RuntimeError (a 500) under DEBUG for a
+    POST/PUT/PATCH without the trailing slash; the slash rule is applied here instead.
+    """
+    from django.http import HttpResponsePermanentRedirect, HttpResponseRedirect
+    from django.urls import Resolver404, resolve
+
+    if not request.path_info.endswith("/"):
+        try:
+            match = resolve(request.path_info + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            location = request.get_full_path(force_append_slash=True)
+            if request.method in ("GET", "HEAD"):
+                return HttpResponsePermanentRedirect(location)  # 301, as CommonMiddleware answers
+            # 308 keeps the method and the body (RFC 9110 §15.4.9); a 301 would turn them into a GET.
+            response = HttpResponseRedirect(location)
+            response.status_code = 308
+            return response
+    return problem_response(404)
+
+
 def handler400(request, exception=None):
     if _is_api(request):
         if isinstance(exception, RequestDataTooBig):
@@ -288,6 +327,7 @@ def handler500(request):
 
 __all__ = [
     "Conflict",
+    "api_not_found",
     "Forbidden",
     "OutOfScope",
     "Problem",

@@ -2,12 +2,12 @@
 
 The cursor names the last row seen by its sort key, so each page is an index range
 scan: no OFFSET, no counting, stable under concurrent inserts. The order always ends in
-a unique column, so it is total. Cursors are opaque base64url JSON; anything that does
-not decode to the right number of values of the right types is a 400, not a 500.
+a unique column, so it is total. The last row's sort key can be PHI (a patient's name),
+and a cursor travels in URLs, proxy logs and browser history: cursors are sealed
+(AES-256-GCM, clarity.crypto.seal), bound to the ordering they page, so a client can
+neither read nor forge one. Anything that does not open, or does not hold the right
+number of values of the right types, is a 400, not a 500.
 """
-
-import base64
-import binascii
 
 import orjson
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -15,6 +15,7 @@ from django.db.models import Q
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from clarity.api.errors import Problem
+from clarity.crypto import seal, unseal
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -26,7 +27,11 @@ def page_size_from(request) -> int:
         return DEFAULT_PAGE_SIZE
     # ASCII digits only: str.isdigit() also accepts "²" (int() then raises: a 500) and "٣".
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
-        raise Problem(400, "A query parameter is invalid.", errors={"page_size": [f"Must be an integer from 1 to {MAX_PAGE_SIZE}."]})
+        raise Problem(
+            400,
+            "A query parameter is invalid.",
+            errors={"page_size": [f"Must be an integer from 1 to {MAX_PAGE_SIZE}."]},
+        )
     return int(raw)
 
 
@@ -40,21 +45,32 @@ class KeysetPaginator:
     def __init__(self, ordering: list[str]):
         self.ordering = ordering
         self.fields = [(name.lstrip("-"), name.startswith("-")) for name in ordering]
+        self.purpose = "cursor:" + ",".join(ordering)
 
     # --- cursor encoding -------------------------------------------------------------
     def _encode(self, row, reverse: bool) -> str:
         values = []
         for name, _desc in self.fields:
             value = getattr(row, name)
-            values.append(value.isoformat() if hasattr(value, "isoformat") else str(value) if not isinstance(value, int) else value)
-        raw = orjson.dumps({"v": values, "r": reverse})
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+            values.append(
+                value.isoformat()
+                if hasattr(value, "isoformat")
+                else str(value)
+                if not isinstance(value, int)
+                else value
+            )
+        return self.seal_values(values, reverse)
+
+    def seal_values(self, values: list, reverse: bool) -> str:
+        return seal(orjson.dumps({"v": values, "r": reverse}), self.purpose)
 
     def _decode(self, model, cursor: str):
+        raw = unseal(cursor, self.purpose) if len(cursor) <= 2048 else None
+        if raw is None:
+            raise _bad_cursor()
         try:
-            padded = cursor + "=" * (-len(cursor) % 4)
-            data = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        except (binascii.Error, ValueError, UnicodeEncodeError, orjson.JSONDecodeError):
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
             raise _bad_cursor() from None
         if not isinstance(data, dict) or not isinstance(data.get("v"), list) or not isinstance(data.get("r"), bool):
             raise _bad_cursor()

@@ -46,7 +46,14 @@ class ProblemSerializer(serializers.Serializer):
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Messages keyed by field path; at most the first 100 fields.",
+    )
+    error_count = serializers.IntegerField(
+        required=False, help_text="How many fields had errors, present when `errors` holds only the first 100."
+    )
 
 
 PROBLEM_DESCRIPTIONS = {

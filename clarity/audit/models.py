@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Now
 from django.utils import timezone
+
+from clarity.sqlite import Now
 
 
 class Action(models.TextChoices):
@@ -35,6 +36,7 @@ class AuditEvent(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
+    # clarity.sqlite.Now: on SQLite, the same text form as a bound filter value (`since`).
     occurred_at = models.DateTimeField(db_default=Now())
     # PROTECT: a user with audit history is deactivated, never deleted, so the trail
     # keeps pointing at a real account. The username/role snapshot survives renames.

@@ -135,6 +135,8 @@ def audit_denied(*, request, exc, view=None) -> None:
     """A refused request: 401 with credentials presented, 403, or a 404 on a scoped record."""
     ctx = AuditContext.from_request(request)
     django_request = getattr(request, "_request", request)
+    if ctx.actor is None and getattr(getattr(exc, "actor", None), "is_authenticated", False):
+        ctx.actor = exc.actor  # refused during authentication (CSRF): the session's user
     if ctx.actor is None and not django_request.META.get("HTTP_AUTHORIZATION"):
         return  # Anonymous probes without credentials are not access attempts on a record.
     resource_type = getattr(exc, "resource_type", "") or getattr(view, "audit_resource_type", "") or "api"

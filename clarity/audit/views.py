@@ -1,12 +1,12 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from clarity.api.errors import Forbidden
 from clarity.api.fields import parse_query_datetime
 from clarity.api.pagination import KeysetPaginator
 from clarity.api.query import check_params, choice_param, uuid_param
 from clarity.api.schema import PAGE_PARAMETERS, paginated, problems
 from clarity.api.views import ApiView
+from clarity.users.policy import ADMINS, roles
 
 from .models import Action, AuditEvent
 from .serializers import AuditEventSerializer
@@ -16,6 +16,7 @@ AUDIT_PAGES = KeysetPaginator(["-occurred_at", "-id"])
 
 class AuditEventListView(ApiView):
     audit_resource_type = "audit_event"
+    permission_classes = [roles(GET=ADMINS)]
 
     @extend_schema(
         operation_id="audit_events_list",
@@ -33,8 +34,6 @@ class AuditEventListView(ApiView):
         return await self.run(self.list, request)
 
     def list(self, request):
-        if request.user.role != "admin":
-            raise Forbidden(resource_type="audit_event")
         check_params(request, {"patient", "actor", "action", "since", "until"})
         queryset = AuditEvent.objects.all()
         patient = uuid_param(request, "patient")

@@ -4,12 +4,13 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from clarity.api.errors import Forbidden, Problem
+from clarity.api.errors import Problem
 from clarity.api.pagination import KeysetPaginator
 from clarity.api.query import check_params
 from clarity.api.schema import PAGE_PARAMETERS, paginated, problems
 from clarity.api.views import ApiView
 from clarity.users.models import ApiToken
+from clarity.users.policy import ADMINS, EVERYONE, roles
 from clarity.users.selectors import users_visible_to
 
 from . import services
@@ -49,6 +50,8 @@ class TokenView(ApiView):
 
 
 class LogoutView(ApiView):
+    permission_classes = [roles(POST=EVERYONE)]
+
     @extend_schema(
         operation_id="auth_logout",
         request=None,
@@ -68,6 +71,8 @@ class LogoutView(ApiView):
 
 
 class MeView(ApiView):
+    permission_classes = [roles(GET=EVERYONE)]
+
     @extend_schema(operation_id="users_me", responses={200: UserSerializer, **problems()})
     async def get(self, request):
         return await self.run(self.me, request)
@@ -81,6 +86,7 @@ USER_PAGES = KeysetPaginator(["username", "id"])
 
 class UserListView(ApiView):
     audit_resource_type = "user"
+    permission_classes = [roles(GET=ADMINS, POST=ADMINS)]
 
     @extend_schema(
         operation_id="users_list",
@@ -98,18 +104,12 @@ class UserListView(ApiView):
     async def post(self, request):
         return await self.run(self.create, request)
 
-    def _require_admin(self, request):
-        if request.user.role != "admin":
-            raise Forbidden(resource_type="user")
-
     def list(self, request):
-        self._require_admin(request)
         check_params(request, set())
         rows, next_url, previous_url = USER_PAGES.paginate(users_visible_to(request.user), request)
         return Response({"results": UserSerializer(rows, many=True).data, "next": next_url, "previous": previous_url})
 
     def create(self, request):
-        self._require_admin(request)
         serializer = UserCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:

@@ -231,13 +231,38 @@ def test_a_create_writes_one_audit_event_naming_the_row_or_the_batch(clinician, 
     client = client_for(clinician)
 
     one = post(client, patient, item("note")).json()
-    post(client, patient, [item("note"), item("note")])
+    batch = post(client, patient, [item("note"), item("note"), item("note")]).json()
 
     events = AuditEvent.objects.filter(action="create", resource_type="interaction").order_by("id")
+    ids = sorted(row["id"] for row in batch)
     assert [(e.resource_id, e.patient_id, e.actor_id) for e in events] == [
         (str(one["id"]), patient.pk, clinician.pk),
-        ("", patient.pk, clinician.pk),
+        (f"{ids[0]}-{ids[-1]}", patient.pk, clinician.pk),
     ]
+    # The batch's rows are exactly the ones its event names.
+    low, high = (int(part) for part in events[1].resource_id.split("-"))
+    assert set(InteractionLog.objects.filter(id__gte=low, id__lte=high).values_list("id", flat=True)) == set(ids)
+
+
+def test_batch_ids_are_written_as_ranges():
+    from interactions.services import id_ranges
+
+    assert id_ranges([7]) == "7"
+    assert id_ranges([5, 3, 4, 9, 10, 12]) == "3-5,9-10,12"
+
+
+def test_a_batch_whose_ids_are_too_fragmented_for_one_event_gets_one_event_per_row(clinician):
+    from clarity.audit.services import AuditContext
+    from interactions.services import _audit
+
+    patient = make_patient(primary=clinician)
+    ids = list(range(1, 200, 2))  # 100 single ids: far over 64 characters as ranges
+
+    _audit(AuditContext(actor=clinician), "create", patient.pk, ids)
+
+    events = AuditEvent.objects.filter(action="create", resource_type="interaction")
+    assert sorted(int(e.resource_id) for e in events) == ids
+    assert {e.patient_id for e in events} == {patient.pk}
 
 
 @pytest.mark.parametrize("size", [1, 1000])

@@ -51,6 +51,18 @@ def test_a_replay_is_audited_as_a_read(clinician, client_for):
     assert (read.resource_id, read.patient_id) == (str(created["id"]), patient.pk)
 
 
+def test_a_batch_replay_is_audited_as_a_read_naming_its_rows(clinician, client_for):
+    patient = make_patient(primary=clinician)
+    client = client_for(clinician)
+    created = post(client, patient, [item("note"), item("note")], "audit-batch").json()
+
+    post(client, patient, [item("note"), item("note")], "audit-batch")
+
+    read = AuditEvent.objects.get(action="read", resource_type="interaction")
+    ids = sorted(row["id"] for row in created)
+    assert (read.resource_id, read.patient_id) == (f"{ids[0]}-{ids[1]}", patient.pk)
+
+
 def test_the_same_key_with_a_different_body_is_422(clinician, client_for):
     patient = make_patient(primary=clinician)
     client = client_for(clinician)

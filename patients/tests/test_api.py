@@ -161,6 +161,49 @@ def test_a_bad_cursor_gets_400(admin_user, cursor):
     assert "cursor" in problem["errors"]
 
 
+def _sealed(values, reverse=False):
+    from patients.views import PATIENT_PAGES
+
+    return PATIENT_PAGES.seal_values(values, reverse)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["a"], ["a", "b", "not-a-uuid"], ["a", "b", None], ["a", "b", True], ["a", "b", "6f1c8f9e-4a47-4a5e-9a47-0e5c6a7b8c9d", "x"]],
+)
+def test_a_sealed_cursor_with_the_wrong_shape_gets_400(admin_user, values):
+    response = bearer_client(admin_user).get(LIST_URL, {"cursor": _sealed(values)})
+
+    assert "cursor" in assert_problem(response, 400)["errors"]
+
+
+def test_a_patient_list_cursor_carries_no_phi_and_cannot_be_read_or_forged(admin_user, clinician):
+    # Given patients with distinctive names
+    for n in range(3):
+        make_patient(primary=clinician, family_name=f"Vexmoor{n}", given_name=f"Yolanda{n}")
+    client = bearer_client(admin_user)
+
+    # When an admin pages through them
+    body = body_of(client.get(LIST_URL, {"page_size": 1}))
+    cursor = body["next"].split("cursor=")[1].split("&")[0]
+
+    # Then the cursor shows no name, in any decoding a proxy log reader might try
+    raw = base64.urlsafe_b64decode(cursor.split(".")[-1] + "=" * (-len(cursor.split(".")[-1]) % 4))
+    for text in (cursor, raw.decode("latin-1")):
+        assert "Vexmoor" not in text and "Yolanda" not in text
+        assert "VmV4bW9vc" not in text  # base64 of "Vexmoo"
+    # And it works as given
+    assert client.get(body["next"]).status_code == 200
+    # But one altered character makes it a 400
+    flipped = cursor[:-2] + ("A" if cursor[-2] != "A" else "B") + cursor[-1]
+    assert "cursor" in assert_problem(client.get(LIST_URL, {"cursor": flipped}), 400)["errors"]
+    # And a cursor made for another list (the users list) does not open here
+    users_next = body_of(client.get("/api/v1/users/", {"page_size": 1}))["next"]
+    if users_next:
+        other = users_next.split("cursor=")[1].split("&")[0]
+        assert "cursor" in assert_problem(client.get(LIST_URL, {"cursor": other}), 400)["errors"]
+
+
 # --- create ----------------------------------------------------------------------------
 
 
@@ -508,6 +551,66 @@ def test_unlinking_a_login_removes_the_patients_access(clinician, patient_user):
     bearer_client(clinician).patch(detail_url(patient), {"user": None}, format="json")
 
     assert bearer_client(patient_user).get(detail_url(patient)).status_code == 404
+
+
+@pytest.mark.parametrize("new_login", [True, False], ids=["relink", "unlink"])
+def test_a_consulting_clinician_cannot_relink_a_patients_login(clinician, other_clinician, patient_user, new_login):
+    # Given a patient with its own login, and a consulting clinician on its care team
+    from clarity.audit.models import AuditEvent
+
+    patient = make_patient(primary=clinician, consulting=[other_clinician], user=patient_user)
+    accomplice = UserFactory(role="patient")
+
+    # When the consulting clinician re-links (or unlinks) the login
+    body = {"user": str(accomplice.pk) if new_login else None}
+    response = bearer_client(other_clinician).patch(detail_url(patient), body, format="json")
+
+    # Then it is refused, audited as denied, and the real patient keeps their access
+    assert_problem(response, 403)
+    patient.refresh_from_db()
+    assert patient.user_id == patient_user.pk and patient.version == 1
+    assert bearer_client(accomplice).get(detail_url(patient)).status_code == 404
+    assert AuditEvent.objects.filter(action="denied", actor=other_clinician, patient_id=patient.pk).exists()
+
+
+def test_a_consulting_clinician_may_still_patch_demographics_and_resend_the_same_login(clinician, other_clinician, patient_user):
+    patient = make_patient(primary=clinician, consulting=[other_clinician], user=patient_user)
+
+    body = {"address": "2 New Road", "user": str(patient_user.pk)}
+    response = bearer_client(other_clinician).patch(detail_url(patient), body, format="json")
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("who", ["primary", "admin"])
+def test_linking_a_login_is_audited_as_an_access_grant(clinician, admin_user, patient_user, who):
+    from clarity.audit.models import AuditEvent
+
+    # Given a patient whose login is about to change hands (the first one was wrong)
+    wrong = UserFactory(role="patient")
+    patient = make_patient(primary=clinician, user=wrong)
+    actor = clinician if who == "primary" else admin_user
+
+    # When the primary (or an admin) links the right login
+    response = bearer_client(actor).patch(detail_url(patient), {"user": str(patient_user.pk)}, format="json")
+
+    # Then the change is audited as the revocation of one login and the grant to the other
+    assert response.status_code == 200
+    events = {
+        (e.action, e.resource_id)
+        for e in AuditEvent.objects.filter(resource_type="patient_login", patient_id=patient.pk, actor=actor)
+    }
+    assert events == {("delete", str(wrong.pk)), ("create", str(patient_user.pk))}
+
+
+def test_a_login_linked_at_creation_is_audited_as_a_grant(clinician, patient_user):
+    from clarity.audit.models import AuditEvent
+
+    response = bearer_client(clinician).post(LIST_URL, _new_patient_body(user=str(patient_user.pk)), format="json")
+
+    assert AuditEvent.objects.filter(
+        resource_type="patient_login", action="create", resource_id=str(patient_user.pk), patient_id=body_of(response)["id"]
+    ).exists()
 
 
 @pytest.mark.parametrize("status", ["inactive", "active"])

@@ -44,7 +44,8 @@ MATRIX = {
     "anonymous": (401, 401),
     "researcher": (403, 403),
     "patient_own": (200, 403),
-    "patient_other": (404, 404),
+    # A patient may never write twins: 403 on anyone's, decided by role before any lookup.
+    "patient_other": (404, 403),
     "primary": (200, None),
     "consulting": (200, None),
     "outsider": (404, 404),

@@ -65,9 +65,17 @@ def test_twin_access_reports_the_callers_level(clinician, other_clinician, admin
     assert levels == {"clinician": Access.PRIMARY, "admin": Access.ADMIN, "patient": Access.SELF, "clinician-bg": Access.BREAK_GLASS}
 
 
-def test_twin_access_takes_two_queries(clinician, two_patients, django_assert_num_queries):
-    with django_assert_num_queries(2):
+def test_twin_access_takes_one_query(clinician, two_patients, django_assert_num_queries):
+    with django_assert_num_queries(1):
         twin_access_for(clinician, two_patients[0].pk)
+
+
+def test_an_out_of_scope_twin_and_a_made_up_id_cost_the_same_one_query(clinician, two_patients, django_assert_num_queries):
+    import uuid
+
+    for twin_id in (two_patients[1].pk, uuid.uuid4()):
+        with django_assert_num_queries(1), pytest.raises(OutOfScope):
+            twin_access_for(clinician, twin_id)
 
 
 def test_twin_access_hides_out_of_scope_twins_as_missing(clinician, two_patients):
@@ -75,6 +83,8 @@ def test_twin_access_hides_out_of_scope_twins_as_missing(clinician, two_patients
         twin_access_for(clinician, two_patients[1].pk)
 
     assert (caught.value.resource_type, caught.value.resource_id) == ("twin", str(two_patients[1].pk))
+    # The denied event can name the twin's patient, so ?patient= finds it.
+    assert caught.value.patient_id == DigitalTwin.objects.get(pk=two_patients[1].pk).patient_id
 
 
 def test_twin_access_refuses_researchers(researcher, two_patients):

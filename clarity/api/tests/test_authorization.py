@@ -1,16 +1,24 @@
 """Who may use which endpoint: every endpoint × every kind of caller (DOMAIN.md, API.md).
 
-One patient ("the patient") has a primary and a consulting clinician and a linked
-patient login; a second patient has its own login ("patient other"). An outsider is a
+One patient ("the patient") has a primary and a consulting clinician, a linked patient
+login and a twin; a second patient has its own login ("patient other"). An outsider is a
 clinician on neither care team. Callers present real bearer tokens.
+
+A role that may never perform an action gets 403 whatever the target (the role policy,
+clarity/users/policy.py, decides before any lookup); a role that may, but not on this
+record, gets 404 (the selectors' scope).
 """
 
+import uuid
 from dataclasses import dataclass
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from clarity.api.tests.helpers import assert_problem, bearer_client, body_of, make_patient
 from clarity.users.tests.factories import UserFactory
+from twins.tests.factories import DigitalTwinFactory
 
 ROLES = ["anonymous", "researcher", "patient_own", "patient_other", "primary", "consulting", "outsider", "admin"]
 
@@ -20,6 +28,7 @@ class World:
     users: dict
     patient: object
     newcomer: object  # a clinician on no care team, to be added to one
+    twin: object
 
 
 @pytest.fixture
@@ -37,7 +46,8 @@ def world(db):
     other_primary = UserFactory(role="clinician")
     patient = make_patient(primary=users["primary"], consulting=[users["consulting"]], user=users["patient_own"])
     make_patient(primary=other_primary, user=users["patient_other"])
-    return World(users=users, patient=patient, newcomer=UserFactory(role="clinician"))
+    twin = DigitalTwinFactory(patient=patient, twin_type="psychiatric")
+    return World(users=users, patient=patient, newcomer=UserFactory(role="clinician"), twin=twin)
 
 
 def _patient_body(world, role):
@@ -75,10 +85,33 @@ ENDPOINTS = {
     "users.create": (
         "post",
         lambda w: "/api/v1/users/",
-        lambda w, r: {"username": "newbie", "email": "newbie@example.org", "password": "a long enough passphrase 7", "role": "clinician"},
+        lambda w, r: {
+            "username": "newbie",
+            "email": "newbie@example.org",
+            "password": "a long enough passphrase 7",
+            "role": "clinician",
+        },
     ),
     "users.me": ("get", lambda w: "/api/v1/users/me/", None),
     "auth.logout": ("post", lambda w: "/api/v1/auth/logout/", None),
+    "twins.list": ("get", lambda w: f"/api/v1/patients/{w.patient.pk}/twins/", None),
+    "twins.create": (
+        "post",
+        lambda w: f"/api/v1/patients/{w.patient.pk}/twins/",
+        lambda w, r: {"name": "Sleep model", "twin_type": "biometric"},
+    ),
+    "twin.read": ("get", lambda w: f"/api/v1/twins/{w.twin.pk}/", None),
+    "twin.patch": ("patch", lambda w: f"/api/v1/twins/{w.twin.pk}/", lambda w, r: {"name": "Renamed"}),
+    "twin.delete": ("delete", lambda w: f"/api/v1/twins/{w.twin.pk}/", None),
+    "twin.revisions": ("get", lambda w: f"/api/v1/twins/{w.twin.pk}/revisions/", None),
+    "interactions.list": ("get", lambda w: f"/api/v1/patients/{w.patient.pk}/interactions/", None),
+    "interactions.create": (
+        "post",
+        lambda w: f"/api/v1/patients/{w.patient.pk}/interactions/",
+        lambda w, r: {"kind": "message", "payload": {"text": "Feeling better"}, "occurred_at": "2026-01-05T09:00:00Z"},
+    ),
+    "interaction.item": ("get", lambda w: f"/api/v1/patients/{w.patient.pk}/interactions/1/", None),
+    "export": ("get", lambda w: f"/api/v1/patients/{w.patient.pk}/export/", None),
 }
 
 # Expected status per endpoint for:
@@ -87,17 +120,27 @@ EXPECTED = {
     "patients.list": (401, 403, 403, 403, 200, 200, 200, 200),
     "patients.create": (401, 403, 403, 403, 201, 201, 201, 201),
     "patient.read": (401, 403, 200, 404, 200, 200, 404, 200),
-    "patient.patch": (401, 403, 403, 404, 200, 200, 404, 200),
-    "patient.delete": (401, 403, 403, 404, 204, 403, 404, 204),
+    "patient.patch": (401, 403, 403, 403, 200, 200, 404, 200),
+    "patient.delete": (401, 403, 403, 403, 204, 403, 404, 204),
     "care_team.list": (401, 403, 200, 404, 200, 200, 404, 200),
-    "care_team.add": (401, 403, 403, 404, 201, 403, 404, 201),
-    "care_team.remove": (401, 403, 403, 404, 204, 403, 404, 204),
+    "care_team.add": (401, 403, 403, 403, 201, 403, 404, 201),
+    "care_team.remove": (401, 403, 403, 403, 204, 403, 404, 204),
     "break_glass": (401, 403, 403, 403, 409, 409, 201, 403),
     "audit_events.list": (401, 403, 403, 403, 403, 403, 403, 200),
     "users.list": (401, 403, 403, 403, 403, 403, 403, 200),
     "users.create": (401, 403, 403, 403, 403, 403, 403, 201),
     "users.me": (401, 200, 200, 200, 200, 200, 200, 200),
     "auth.logout": (401, 204, 204, 204, 204, 204, 204, 204),
+    "twins.list": (401, 403, 200, 404, 200, 200, 404, 200),
+    "twins.create": (401, 403, 403, 403, 201, 201, 404, 201),
+    "twin.read": (401, 403, 200, 404, 200, 200, 404, 200),
+    "twin.patch": (401, 403, 403, 403, 200, 200, 404, 200),
+    "twin.delete": (401, 403, 403, 403, 204, 204, 404, 204),
+    "twin.revisions": (401, 403, 200, 404, 200, 200, 404, 200),
+    "interactions.list": (401, 403, 200, 404, 200, 200, 404, 200),
+    "interactions.create": (401, 403, 201, 404, 201, 201, 404, 201),
+    "interaction.item": (401, 405, 405, 405, 405, 405, 405, 405),
+    "export": (401, 403, 200, 404, 200, 200, 404, 200),
 }
 
 CASES = [
@@ -115,6 +158,8 @@ def test_each_caller_gets_the_status_the_contract_gives_them(world, endpoint, ro
 
     # When they call the endpoint
     kwargs = {"format": "json", "data": body(world, role)} if body else {}
+    if endpoint.startswith("twin."):
+        kwargs["HTTP_IF_MATCH"] = '"1"'
     response = getattr(client, method)(path(world), **kwargs)
 
     # Then the status is the one the contract gives them, and errors are problems
@@ -123,6 +168,91 @@ def test_each_caller_gets_the_status_the_contract_gives_them(world, endpoint, ro
         assert_problem(response, expected)
     if expected == 401:
         assert response["WWW-Authenticate"] == "Bearer"
+
+
+def test_every_api_route_is_in_the_table(world):
+    from django.urls import get_resolver
+    from rest_framework.permissions import AllowAny
+
+    from clarity.api.views import ApiView
+    from clarity.users.policy import RolePolicy
+
+    # Every API view declares its role policy (the token endpoint alone is open)...
+    def views(patterns, prefix=""):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                yield from views(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                yield prefix + str(pattern.pattern), pattern.callback
+
+    api = [(route, callback) for route, callback in views(get_resolver().url_patterns) if route.startswith("api/v1/")]
+    for route, callback in api:
+        view_class = getattr(callback, "view_class", None)
+        if view_class is None or not issubclass(view_class, ApiView) or AllowAny in view_class.permission_classes:
+            continue  # open endpoints (the token endpoint) have no role to check
+        assert any(issubclass(cls, RolePolicy) for cls in view_class.permission_classes), route
+    # ...and the table above names one endpoint per route and method.
+    assert len(ENDPOINTS) >= len([route for route, _ in api]) + 7
+
+
+def _made_up(path: str, world) -> str:
+    """The same path with every id of the world replaced by ids that exist nowhere."""
+    for value in (world.patient.pk, world.twin.pk, world.users["consulting"].pk):
+        path = path.replace(str(value), str(uuid.uuid4()))
+    return path
+
+
+ROLE_DENIALS = [
+    pytest.param(endpoint, role, id=f"{endpoint}-{role}")
+    for endpoint, expected in EXPECTED.items()
+    for i, role in enumerate(ROLES)
+    if expected[i] == 403 and role in ("researcher", "patient_own", "patient_other", "admin", "primary")
+]
+
+
+@pytest.mark.parametrize(("endpoint", "role"), ROLE_DENIALS)
+def test_a_role_that_may_never_act_gets_403_for_any_target_before_any_lookup(world, endpoint, role):
+    # Given a caller whose role may never do this, and a target that does not exist
+    method, path, body = ENDPOINTS[endpoint]
+    client = bearer_client(world.users[role])
+    kwargs = {"format": "json", "data": body(world, role)} if body else {}
+
+    # When they try it on the made-up target
+    with CaptureQueriesContext(connection) as queries:
+        response = getattr(client, method)(_made_up(path(world), world), **kwargs)
+
+    # Then they get 403 as for a real one, and no patient-data table was read
+    assert_problem(response, 403)
+    touched = " ".join(q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT"))
+    for table in (
+        "patients_patient",
+        "twins_digitaltwin",
+        "interactions_interactionlog",
+        "patients_careteammembership",
+    ):
+        assert table not in touched, (endpoint, table)
+
+
+@pytest.mark.parametrize(
+    ("role", "path"),
+    [
+        ("researcher", "interactions/"),
+        ("researcher", "twins/"),
+        ("patient_other", "twins/"),
+        ("researcher", "care-team/"),
+    ],
+)
+def test_a_refused_role_is_refused_before_its_body_is_parsed(world, role, path):
+    # Given a caller whose role may never post here, sending a body that is not even JSON
+    client = bearer_client(world.users[role])
+
+    # When they post it
+    response = client.post(
+        f"/api/v1/patients/{uuid.uuid4()}/{path}", b"[{}, {}, {not json", content_type="application/json"
+    )
+
+    # Then the answer is the role's 403, not the parser's 400
+    assert_problem(response, 403)
 
 
 def test_a_clinicians_patient_list_holds_exactly_their_care_team_patients(db):

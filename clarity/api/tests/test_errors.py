@@ -1,7 +1,5 @@
 """Every error is an RFC 9457 problem that never echoes what the client sent."""
 
-import json
-
 import pytest
 from rest_framework.test import APIClient
 
@@ -223,10 +221,10 @@ def test_an_unexpected_exception_is_a_500_problem_without_details(doctor, monkey
 
 
 def _cursor_with(value: str) -> str:
-    import base64
+    # A validly sealed cursor (as the server would make one) holding a NUL.
+    from patients.views import PATIENT_PAGES
 
-    raw = json.dumps({"v": [value, "b", "6f1c8f9e-4a47-4a5e-9a47-0e5c6a7b8c9d"], "r": False}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return PATIENT_PAGES.seal_values([value, "b", "6f1c8f9e-4a47-4a5e-9a47-0e5c6a7b8c9d"], False)
 
 
 @pytest.mark.parametrize(
@@ -274,13 +272,13 @@ def test_head_on_a_readable_resource_answers_like_get_without_a_body(doctor, cli
 
 
 def test_a_nul_character_inside_a_users_list_cursor_gets_400(admin_user):
-    import base64
+    from clarity.users.views import USER_PAGES
 
-    raw = json.dumps({"v": ["adm\x00", "6f1c8f9e-4a47-4a5e-9a47-0e5c6a7b8c9d"], "r": False}).encode()
+    cursor = USER_PAGES.seal_values(["adm\x00", "6f1c8f9e-4a47-4a5e-9a47-0e5c6a7b8c9d"], False)
     client = bearer_client(admin_user)
     client.raise_request_exception = False
 
-    response = client.get("/api/v1/users/", {"cursor": base64.urlsafe_b64encode(raw).decode()})
+    response = client.get("/api/v1/users/", {"cursor": cursor})
 
     assert "cursor" in assert_problem(response, 400)["errors"]
 
@@ -300,3 +298,45 @@ def test_a_value_the_database_refuses_is_a_400_not_a_500(doctor, monkeypatch):
 
     assert_problem(response, 400)
     assert b"byte sequence" not in response.content
+
+
+# --- unmatched /api/ paths and the trailing slash, in every mode (issue #11, item 12) ---------
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nothing-here/", "/api/v1/patients/not-a-uuid/", "/api/v1/twins/123/", "/api/", "/api/v9/", "/api/v1/patients/x"]
+)
+def test_an_unmatched_api_path_is_a_404_problem_even_under_debug(clinician, settings, debug, path):
+    settings.DEBUG = debug
+    client = bearer_client(clinician, enforce_csrf_checks=True)
+    client.raise_request_exception = False
+
+    response = client.get(path) if path != "/api/v1/patients/x" else client.post(path + "/y/", {}, format="json")
+
+    assert_problem(response, 404)
+    assert b"<html" not in response.content.lower()
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+@pytest.mark.parametrize("method", ["patch", "post", "put", "delete"])
+def test_an_unsafe_method_without_the_trailing_slash_is_redirected_with_its_method_kept(doctor, clinician, settings, debug, method):
+    settings.DEBUG = debug
+    doctor.raise_request_exception = False
+    patient = make_patient(primary=clinician)
+
+    client = bearer_client(clinician, enforce_csrf_checks=True)  # as a real client: no CSRF exemption
+    client.raise_request_exception = False
+
+    response = getattr(client, method)(f"/api/v1/patients/{patient.pk}?x=1", {"address": "Elsewhere"}, format="json")
+
+    assert response.status_code == 308
+    assert response["Location"] == f"/api/v1/patients/{patient.pk}/?x=1"
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_a_get_without_the_trailing_slash_is_still_a_301(doctor, settings, debug):
+    settings.DEBUG = debug
+
+    response = doctor.get("/api/v1/patients")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/api/v1/patients/"

@@ -357,3 +357,22 @@ def test_a_bad_timestamp_filter_says_what_is_wrong_with_it(admin_user, value, me
     response = bearer_client(admin_user).get("/api/v1/audit-events/", {"since": value})
 
     assert assert_problem(response, 400)["errors"] == {"since": [message]}
+
+
+def test_since_an_events_own_occurred_at_includes_it_and_until_excludes_it(admin_user, clinician):
+    # Given events written by the database's clock (with sub-second precision)
+    patient = make_patient(primary=clinician)
+    reader = bearer_client(clinician)
+    for _ in range(3):
+        reader.get(f"/api/v1/patients/{patient.pk}/")
+    client = bearer_client(admin_user)
+    listed = body_of(client.get("/api/v1/audit-events/", {"patient": str(patient.pk)}))["results"]
+
+    for event in listed:
+        # When an admin asks for the events since (or until) that event's own timestamp, as shown
+        since = _audit_ids(client, {"patient": str(patient.pk), "since": event["occurred_at"]})
+        until = _audit_ids(client, {"patient": str(patient.pk), "until": event["occurred_at"]})
+
+        # Then `since` includes it and `until` does not
+        assert event["id"] in since, (event["occurred_at"], since)
+        assert event["id"] not in until, (event["occurred_at"], until)

@@ -197,6 +197,11 @@ def test_a_session_write_without_a_csrf_token_is_refused(admin_user):
     # Then it is refused and nothing is created
     assert_problem(response, 403)
     assert not User.objects.filter(username="csrfvictim").exists()
+    # And the refusal is in the audit trail, against the session's account
+    from clarity.audit.models import AuditEvent
+
+    denied = AuditEvent.objects.get(action="denied")
+    assert (denied.actor_id, denied.outcome, denied.resource_type) == (admin_user.pk, "denied", "user")
 
 
 def test_a_session_write_with_the_csrf_token_is_accepted(admin_user):
