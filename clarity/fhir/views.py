@@ -14,7 +14,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer
 
 from clarity.api.errors import OutOfScope, Problem
@@ -24,8 +24,7 @@ from clarity.api.streaming import SyncIteratorStreamingResponse
 from clarity.api.views import ApiView
 from clarity.audit.models import Action
 from clarity.audit.services import audit_record, audit_record_many
-from clarity.research.permissions import RoleIn
-from clarity.users.models import Role
+from clarity.users.policy import CARE, roles
 from interactions.selectors import assessment_by_id, assessments_of
 from interactions.views import EXPORTERS
 from patients.selectors import name_prefix_filter, patient_access_for, patients_visible_to
@@ -60,7 +59,8 @@ class FhirView(ApiView):
     served; `_format` other than JSON is refused), and OperationOutcome for every error."""
 
     renderer_classes = [FhirJSONRenderer]
-    permission_classes = [IsAuthenticated]
+    # Patients, Observations and $everything: the roles that may read a patient's data.
+    permission_classes = [roles(GET=CARE)]
     allowed_params: frozenset = frozenset()
     repeatable_params: frozenset = frozenset()
 
@@ -122,7 +122,6 @@ class MetadataView(FhirView):
 @extend_schema(exclude=True)
 class PatientSearchView(FhirView):
     audit_resource_type = "patient"
-    permission_classes = [IsAuthenticated, RoleIn(Role.ADMIN, Role.CLINICIAN, Role.PATIENT)]
     allowed_params = frozenset({"identifier", "name", "_count", "cursor"})
 
     async def get(self, request):
@@ -225,7 +224,6 @@ def parse_codes(value: str) -> list[str]:
 @extend_schema(exclude=True)
 class ObservationSearchView(FhirView):
     audit_resource_type = "interaction"
-    permission_classes = [IsAuthenticated, RoleIn(Role.ADMIN, Role.CLINICIAN, Role.PATIENT)]
     allowed_params = frozenset({"patient", "code", "date", "_count", "cursor"})
     repeatable_params = frozenset({"date"})
 
@@ -263,7 +261,6 @@ class ObservationReadView(FhirView):
     """`Observation/{id}`: what the `fullUrl`s of searches and `$everything` point to."""
 
     audit_resource_type = "interaction"
-    permission_classes = [IsAuthenticated, RoleIn(Role.ADMIN, Role.CLINICIAN, Role.PATIENT)]
 
     async def get(self, request, pk):
         return await self.run(self.read, request, pk)

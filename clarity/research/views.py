@@ -5,7 +5,6 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotAcceptable, NotFound
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 
@@ -17,11 +16,10 @@ from clarity.api.streaming import SyncIteratorStreamingResponse
 from clarity.api.views import ApiView
 from clarity.audit.models import Action
 from clarity.audit.services import audit_record, audit_record_many
-from clarity.users.models import Role
+from clarity.users.policy import ADMINS, RESEARCHERS, roles
 
 from . import services
 from .download import CSV, NDJSON, csv_chunks, ndjson_chunks
-from .permissions import RoleIn
 from .selectors import dataset_for, datasets_visible_to
 from .serializers import DatasetBuildSerializer, DatasetCreateSerializer, DatasetSerializer, dataset_representation
 
@@ -35,11 +33,7 @@ def _with_researchers(queryset):
 
 class DatasetListView(ApiView):
     audit_resource_type = RESOURCE
-    permission_classes = [
-        IsAuthenticated,
-        RoleIn(Role.ADMIN, Role.RESEARCHER, methods={"GET"}),
-        RoleIn(Role.ADMIN, methods={"POST"}),
-    ]
+    permission_classes = [roles(GET=ADMINS | RESEARCHERS, POST=ADMINS)]
 
     @extend_schema(
         operation_id="research_datasets_list",
@@ -91,7 +85,7 @@ class DatasetListView(ApiView):
 
 class DatasetDetailView(ApiView):
     audit_resource_type = RESOURCE
-    permission_classes = [IsAuthenticated, RoleIn(Role.ADMIN, Role.RESEARCHER)]
+    permission_classes = [roles(GET=ADMINS | RESEARCHERS)]
 
     @extend_schema(
         operation_id="research_datasets_retrieve",
@@ -111,7 +105,7 @@ class DatasetDetailView(ApiView):
 
 class DatasetBuildView(ApiView):
     audit_resource_type = RESOURCE
-    permission_classes = [IsAuthenticated, RoleIn(Role.ADMIN)]
+    permission_classes = [roles(POST=ADMINS)]
 
     @extend_schema(
         operation_id="research_datasets_build",
@@ -152,7 +146,7 @@ class _CSVRenderer(BaseRenderer):
 
 class DatasetDownloadView(ApiView):
     audit_resource_type = RESOURCE
-    permission_classes = [IsAuthenticated, RoleIn(Role.RESEARCHER)]
+    permission_classes = [roles(GET=RESEARCHERS)]
     renderer_classes = [_NDJSONRenderer, _CSVRenderer]
 
     @extend_schema(

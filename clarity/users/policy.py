@@ -19,6 +19,7 @@ from .models import Role
 EVERYONE = frozenset(Role)
 ADMINS = frozenset({Role.ADMIN})
 CLINICIANS = frozenset({Role.CLINICIAN})
+RESEARCHERS = frozenset({Role.RESEARCHER})
 # Roles that hold patient records: admins (all), clinicians (their care teams).
 STAFF = frozenset({Role.ADMIN, Role.CLINICIAN})
 # STAFF and patients (their own record): the roles that may read a patient's data.

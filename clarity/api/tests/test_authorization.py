@@ -17,6 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from clarity.api.tests.helpers import assert_problem, bearer_client, body_of, make_patient
+from clarity.research import services as research_services
 from clarity.users.tests.factories import UserFactory
 from twins.tests.factories import DigitalTwinFactory
 
@@ -29,6 +30,7 @@ class World:
     patient: object
     newcomer: object  # a clinician on no care team, to be added to one
     twin: object
+    dataset: object  # a research dataset built for the researcher
 
 
 @pytest.fixture
@@ -47,7 +49,19 @@ def world(db):
     patient = make_patient(primary=users["primary"], consulting=[users["consulting"]], user=users["patient_own"])
     make_patient(primary=other_primary, user=users["patient_other"])
     twin = DigitalTwinFactory(patient=patient, twin_type="psychiatric")
-    return World(users=users, patient=patient, newcomer=UserFactory(role="clinician"), twin=twin)
+    ctx = research_services.AuditContext(actor=users["admin"])
+    dataset = research_services.dataset_create(
+        actor=users["admin"],
+        data={
+            "name": "Mood",
+            "purpose": "Study",
+            "researchers": [users["researcher"].pk],
+            "interaction_kinds": ["assessment"],
+        },
+        ctx=ctx,
+    )
+    research_services.dataset_build(dataset_id=dataset.pk, actor=users["admin"], ctx=ctx)
+    return World(users=users, patient=patient, newcomer=UserFactory(role="clinician"), twin=twin, dataset=dataset)
 
 
 def _patient_body(world, role):
@@ -112,6 +126,21 @@ ENDPOINTS = {
     ),
     "interaction.item": ("get", lambda w: f"/api/v1/patients/{w.patient.pk}/interactions/1/", None),
     "export": ("get", lambda w: f"/api/v1/patients/{w.patient.pk}/export/", None),
+    "datasets.list": ("get", lambda w: "/api/v1/research/datasets/", None),
+    "datasets.create": (
+        "post",
+        lambda w: "/api/v1/research/datasets/",
+        lambda w, r: {
+            "name": f"Study {r}",
+            "purpose": "Relapse prediction",
+            "researchers": [str(w.users["researcher"].pk)],
+            "cohort": {"kind": "all_active"},
+            "interaction_kinds": ["assessment"],
+        },
+    ),
+    "dataset.read": ("get", lambda w: f"/api/v1/research/datasets/{w.dataset.pk}/", None),
+    "dataset.build": ("post", lambda w: f"/api/v1/research/datasets/{w.dataset.pk}/build/", None),
+    "dataset.download": ("get", lambda w: f"/api/v1/research/datasets/{w.dataset.pk}/download/", None),
 }
 
 # Expected status per endpoint for:
@@ -141,6 +170,11 @@ EXPECTED = {
     "interactions.create": (401, 403, 201, 404, 201, 201, 404, 201),
     "interaction.item": (401, 405, 405, 405, 405, 405, 405, 405),
     "export": (401, 403, 200, 404, 200, 200, 404, 200),
+    "datasets.list": (401, 200, 403, 403, 403, 403, 403, 200),
+    "datasets.create": (401, 403, 403, 403, 403, 403, 403, 201),
+    "dataset.read": (401, 200, 403, 403, 403, 403, 403, 200),
+    "dataset.build": (401, 403, 403, 403, 403, 403, 403, 200),
+    "dataset.download": (401, 200, 403, 403, 403, 403, 403, 403),
 }
 
 CASES = [
@@ -197,7 +231,7 @@ def test_every_api_route_is_in_the_table(world):
 
 def _made_up(path: str, world) -> str:
     """The same path with every id of the world replaced by ids that exist nowhere."""
-    for value in (world.patient.pk, world.twin.pk, world.users["consulting"].pk):
+    for value in (world.patient.pk, world.twin.pk, world.users["consulting"].pk, world.dataset.pk):
         path = path.replace(str(value), str(uuid.uuid4()))
     return path
 
