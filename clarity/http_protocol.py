@@ -24,8 +24,11 @@ One client must not be able to hold a worker's memory, CPU or connections:
 The limits are read from Django settings (configured before uvicorn builds a protocol).
 """
 
+import contextlib
 import json
 import logging
+import socket
+import struct
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -199,5 +202,11 @@ class ClarityHttpProtocol(HttpToolsProtocol):
     def _send_timed_out(self) -> None:
         self._send_timer = None
         if self.flow.write_paused:
-            log.info("send timeout: the client read nothing for %ss; connection closed", self.send_timeout)
+            log.info("send timeout: the client did not keep reading for %ss; connection reset", self.send_timeout)
+            # A plain close would let the kernel go on trickling its send buffer (up to MiBs)
+            # to the slow client; linger 0 makes it a reset that drops the buffer at once.
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.transport.abort()
