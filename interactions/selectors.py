@@ -49,7 +49,12 @@ def interaction_page_for_export(patient_id, *, up_to_id: int, after: tuple | Non
     queryset = InteractionLog.objects.filter(patient_id=patient_id, id__lte=up_to_id)
     if after is not None:
         occurred_at, pk = after
-        queryset = queryset.filter(Q(occurred_at__lt=occurred_at) | Q(occurred_at=occurred_at, id__lt=pk))
+        # The redundant `occurred_at <= …` lets both planners seek the index to the page's
+        # start; with the OR alone they walk the patient's entries from the newest (each
+        # page costing as much as all pages before it).
+        queryset = queryset.filter(
+            Q(occurred_at__lte=occurred_at), Q(occurred_at__lt=occurred_at) | Q(occurred_at=occurred_at, id__lt=pk)
+        )
     return list(
         queryset.order_by("-occurred_at", "-id")
         .annotate(payload_json=Cast("payload", TextField()))
