@@ -181,7 +181,9 @@ class ClarityHttpProtocol(HttpToolsProtocol):
             # We stopped reading (the app has not consumed the body yet): not the client's fault.
             self._arm_read_timer()
             return
-        if self.cycle is not None and self._reading == "body" and self.cycle.response_started:
+        if self.cycle is not None and self.cycle.response_started and not self.cycle.response_complete:
+            # A response is on the wire (an early answer, or the previous pipelined request's):
+            # a 408 cannot be written into it; just close.
             self.transport.close()
             return
         self._refuse(408)
