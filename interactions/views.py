@@ -1,3 +1,5 @@
+import weakref
+
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -183,6 +185,8 @@ class PatientExportView(ApiView):
             slot.release()
             raise
         response._resource_closers.append(slot.release)  # a client that disconnects mid-stream
+        # and a response nobody streamed nor closed (only a test can drop one).
+        weakref.finalize(response, slot.release)
         return response
 
     def _export(self, request, pk, slot):
