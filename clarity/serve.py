@@ -67,7 +67,17 @@ def _worker(host: str, port: int, graceful_timeout: int, log_level: str) -> None
         forwarded_allow_ips=trusted or None,
         server_header=False,
     )
+    _harden(config)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _harden(config) -> None:
+    """The limits uvicorn lacks: head cap, read and send timeouts and problem+json server
+    errors (clarity/http_protocol.py); and no WebSocket at all (Upgrade is ignored)."""
+    from clarity.http_protocol import ClarityHttpProtocol
+
+    config.http = ClarityHttpProtocol
+    config.ws = "none"
 
 
 def _port_is_free(host: str, port: int) -> bool:

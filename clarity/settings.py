@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "clarity.api.no_store.NoStoreMiddleware",
     "clarity.api.middleware.RequestContextMiddleware",
     "clarity.replicas.ReplicaRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -277,6 +278,21 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Bodies over 10 MiB are refused (413) before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# --- One client cannot take the service down (README "Reliability") -------------------
+# Enforced by the production server's protocol (clarity/http_protocol.py): a request head
+# (request line + header fields) over HTTP_HEADER_MAX_BYTES or with more than
+# HTTP_HEADER_MAX_COUNT fields → 431 (414 for an over-long request line); a head not
+# complete within HTTP_READ_TIMEOUT seconds, or an upload stalled that long → 408; a
+# client that reads nothing for HTTP_SEND_TIMEOUT seconds while a response waits → cut.
+HTTP_HEADER_MAX_BYTES = env.int("HTTP_HEADER_MAX_BYTES", default=32 * 1024)
+HTTP_HEADER_MAX_COUNT = env.int("HTTP_HEADER_MAX_COUNT", default=100)
+HTTP_READ_TIMEOUT = env.float("HTTP_READ_TIMEOUT", default=20.0)
+HTTP_SEND_TIMEOUT = env.float("HTTP_SEND_TIMEOUT", default=30.0)
+# Patient exports streaming at once, per worker process and per caller within a worker;
+# beyond either → 429 with Retry-After (interactions/export.py).
+EXPORT_MAX_PER_WORKER = env.int("EXPORT_MAX_PER_WORKER", default=8)
+EXPORT_MAX_PER_CALLER = env.int("EXPORT_MAX_PER_CALLER", default=2)
 
 # --- REST framework -----------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -4,22 +4,78 @@
      "interactions": [...], "exported_at": "..."}
 
 The small parts (patient, care team, twins with revisions) are read before the response
-starts, together with the access check and the `export` audit event, so every error is a
-proper status code. Interactions — possibly millions — are then read through a cursor and
-written out `ROWS_PER_CHUNK` at a time with one orjson call per chunk, in the same
-representation as the interactions API, so memory does not grow with the log.
+starts, together with the access check, the `export` audit event and the upper bound (the
+newest interaction id), so every error is a proper status code. Interactions — possibly
+millions — are then read `ROWS_PER_CHUNK` at a time by keyset paging, each page one short
+query, and written out with one orjson call per page, in the same representation as the
+interactions API, so memory does not grow with the log.
+
+One client must not starve the others (README, "Reliability"):
+- the database connection is given back to the pool after every page, so a reader who
+  reads slowly holds a socket and a little memory, not a pooled connection;
+- at most EXPORT_MAX_PER_WORKER exports stream at once per worker process, and at most
+  EXPORT_MAX_PER_CALLER of them for one caller; beyond either, 429 with Retry-After;
+- a reader who stops reading is cut by the server's send timeout (HTTP_SEND_TIMEOUT,
+  clarity/http_protocol.py).
 """
 
+import threading
+from collections import Counter
 from collections.abc import Iterator
 
 import orjson
+from django.conf import settings
 
 from clarity.api.renderers import dumps
+from clarity.api.streaming import release_db_connection
 
-from .selectors import interaction_rows_for_export
+from .selectors import EXPORT_COLUMNS, interaction_page_for_export
 
-FETCH_CHUNK_ROWS = 2000
 ROWS_PER_CHUNK = 1000
+RETRY_AFTER_SECONDS = 10
+_OCCURRED_AT = EXPORT_COLUMNS.index("occurred_at")
+
+
+class ExportBusy(Exception):
+    """Too many exports streaming at once (for this worker, or for this caller): 429."""
+
+
+class ExportSlot:
+    """One export streaming; released once, whichever of stream end, response close or error comes first."""
+
+    def __init__(self, slots: "ExportSlots", caller):
+        self._slots, self._caller, self._held = slots, caller, True
+
+    def release(self) -> None:
+        with self._slots.lock:
+            if self._held:
+                self._held = False
+                self._slots.total -= 1
+                self._slots.by_caller[self._caller] -= 1
+                if not self._slots.by_caller[self._caller]:
+                    del self._slots.by_caller[self._caller]
+
+
+class ExportSlots:
+    """The exports streaming in this worker process (a per-process count: each worker has its own)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.total = 0
+        self.by_caller: Counter = Counter()
+
+    def acquire(self, caller) -> ExportSlot:
+        with self.lock:
+            if self.total >= settings.EXPORT_MAX_PER_WORKER:
+                raise ExportBusy("The server is streaming as many exports as it allows; retry later.")
+            if self.by_caller[caller] >= settings.EXPORT_MAX_PER_CALLER:
+                raise ExportBusy("You are already streaming as many exports as allowed; retry when one ends.")
+            self.total += 1
+            self.by_caller[caller] += 1
+        return ExportSlot(self, caller)
+
+
+SLOTS = ExportSlots()
 
 
 def _rows_json(patient: str, rows: list[tuple]) -> bytes:
@@ -44,26 +100,36 @@ def _rows_json(patient: str, rows: list[tuple]) -> bytes:
     )[1:-1]
 
 
-def export_chunks(*, patient_id, head: dict, exported_at: str) -> Iterator[bytes]:
+def export_chunks(
+    *, patient_id, head: dict, exported_at: str, up_to_id: int, slot: ExportSlot | None = None
+) -> Iterator[bytes]:
     """
     The document as byte chunks. `head` holds "patient", "care_team" and "twins" already
-    in their API representation.
+    in their API representation; interactions are those with ids up to `up_to_id`.
+    The database connection is released before each chunk is handed out.
     """
-    yield (
-        b'{"patient":' + dumps(head["patient"])
-        + b',"care_team":' + dumps(head["care_team"])
-        + b',"twins":' + dumps(head["twins"])
-        + b',"interactions":['
-    )
-    patient = str(patient_id)
-    first = True
-    batch = []
-    for row in interaction_rows_for_export(patient_id, chunk_size=FETCH_CHUNK_ROWS):
-        batch.append(row)
-        if len(batch) == ROWS_PER_CHUNK:
-            yield (b"" if first else b",") + _rows_json(patient, batch)
-            first = False
-            batch = []
-    if batch:
-        yield (b"" if first else b",") + _rows_json(patient, batch)
-    yield b'],"exported_at":' + dumps(exported_at) + b"}"
+    try:
+        release_db_connection()
+        yield (
+            b'{"patient":'
+            + dumps(head["patient"])
+            + b',"care_team":'
+            + dumps(head["care_team"])
+            + b',"twins":'
+            + dumps(head["twins"])
+            + b',"interactions":['
+        )
+        patient = str(patient_id)
+        after = None
+        while True:
+            rows = interaction_page_for_export(patient_id, up_to_id=up_to_id, after=after, rows=ROWS_PER_CHUNK)
+            release_db_connection()
+            if rows:
+                yield (b"" if after is None else b",") + _rows_json(patient, rows)
+            if len(rows) < ROWS_PER_CHUNK:
+                break
+            after = (rows[-1][_OCCURRED_AT], rows[-1][0])
+        yield b'],"exported_at":' + dumps(exported_at) + b"}"
+    finally:
+        if slot is not None:
+            slot.release()

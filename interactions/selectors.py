@@ -1,6 +1,6 @@
 """Reads for the interaction log. Callers check patient access first (patients.selectors)."""
 
-from django.db.models import Case, Q, TextField, Value, When
+from django.db.models import Case, Max, Q, TextField, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
@@ -34,18 +34,32 @@ def twins_of_patient(patient_id, twin_ids) -> set:
     return set(DigitalTwin.objects.filter(patient_id=patient_id, pk__in=twin_ids).values_list("pk", flat=True))
 
 
-def interaction_rows_for_export(patient_id, *, chunk_size: int):
+def export_upper_bound(patient_id) -> int:
+    """The newest interaction id of the patient now: the export covers ids up to it, so a
+    document streamed over minutes is the log as of its start (the log is append-only)."""
+    return InteractionLog.objects.filter(patient_id=patient_id).aggregate(top=Max("id"))["top"] or 0
+
+
+def interaction_page_for_export(patient_id, *, up_to_id: int, after: tuple | None, rows: int) -> list[tuple]:
     """
-    Every interaction of the patient, newest first, as tuples in EXPORT_COLUMNS order, fetched `chunk_size` rows at a time. On PostgreSQL `iterator()` reads from a
-    named server-side cursor (declared WITH HOLD in autocommit, so it needs no open
-    transaction); on SQLite from a cursor stepped lazily. Memory stays bounded either way.
+    One page of the patient's interactions, newest first, as tuples in EXPORT_COLUMNS
+    order: ids up to `up_to_id`, strictly after the (occurred_at, id) position `after`
+    (keyset paging on the interactions_patient_recent index). Each page is one short
+    query, so the caller can give the database connection back between pages.
     """
-    return (
-        InteractionLog.objects.filter(patient_id=patient_id)
-        .order_by("-occurred_at", "-id")
+    queryset = InteractionLog.objects.filter(patient_id=patient_id, id__lte=up_to_id)
+    if after is not None:
+        occurred_at, pk = after
+        # The redundant `occurred_at <= …` lets both planners seek the index to the page's
+        # start; with the OR alone they walk the patient's entries from the newest (each
+        # page costing as much as all pages before it).
+        queryset = queryset.filter(
+            Q(occurred_at__lte=occurred_at), Q(occurred_at__lt=occurred_at) | Q(occurred_at=occurred_at, id__lt=pk)
+        )
+    return list(
+        queryset.order_by("-occurred_at", "-id")
         .annotate(payload_json=Cast("payload", TextField()))
-        .values_list(*EXPORT_COLUMNS)
-        .iterator(chunk_size=chunk_size)
+        .values_list(*EXPORT_COLUMNS)[:rows]
     )
 
 

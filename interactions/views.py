@@ -1,3 +1,5 @@
+import weakref
+
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -19,10 +21,10 @@ from patients.serializers import CareTeamMemberSerializer, PatientSerializer
 from twins.models import DigitalTwin, TwinRevision
 
 from . import services
-from .export import export_chunks
+from .export import RETRY_AFTER_SECONDS, SLOTS, ExportBusy, export_chunks
 from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyKey, idempotency_key_from, request_fingerprint
 from .models import Kind
-from .selectors import interactions_of
+from .selectors import export_upper_bound, interactions_of
 from .serializers import (
     MAX_BATCH,
     ExportTwinSerializer,
@@ -162,11 +164,13 @@ class PatientExportView(ApiView):
 
     @extend_schema(
         operation_id="patients_export",
-        responses={200: PatientExportSerializer, **problems(400, 403, 404)},
+        responses={200: PatientExportSerializer, **problems(400, 403, 404, 429)},
         description=(
             "Everything held about the patient as one JSON document, streamed (bounded memory for any number of "
-            "interactions; interactions newest first). Admin, care team, or the patient; break-the-glass → 403. "
-            "Audited as `export` before the first byte is sent."
+            "interactions; interactions newest first, as of the start of the export). Admin, care team, or the "
+            "patient; break-the-glass → 403. Audited as `export` before the first byte is sent. At most a few "
+            "exports stream at once per server process and per caller: beyond that, 429 with `Retry-After`. "
+            "A client that stops reading is disconnected after the server's send timeout."
         ),
     )
     async def get(self, request, pk):
@@ -174,12 +178,29 @@ class PatientExportView(ApiView):
 
     def export(self, request, pk):
         check_params(request, set())
+        try:
+            # Before any database work: a refused export costs nothing.
+            slot = SLOTS.acquire(request.user.pk)
+        except ExportBusy as exc:
+            raise Problem(429, str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
+        try:
+            response = self._export(request, pk, slot)
+        except BaseException:
+            slot.release()
+            raise
+        response._resource_closers.append(slot.release)  # a client that disconnects mid-stream
+        # and a response nobody streamed nor closed (only a test can drop one).
+        weakref.finalize(response, slot.release)
+        return response
+
+    def _export(self, request, pk, slot):
         ctx = self.audit_context(request)
         with transaction.atomic():
             access = patient_access_for(request.user, pk, with_team=True)
             ctx.break_glass = access.break_glass
             access.require(EXPORTERS)
             audit_record(ctx, action=Action.EXPORT, resource_type="patient", resource_id=pk, patient_id=pk)
+            up_to_id = export_upper_bound(pk)
         patient = access.patient
         twins = DigitalTwin.objects.filter(patient=patient).order_by("created_at", "id").prefetch_related(
             Prefetch("revisions", queryset=TwinRevision.objects.order_by("-version"))
@@ -191,6 +212,6 @@ class PatientExportView(ApiView):
         }
         exported_at = timezone.now().isoformat().replace("+00:00", "Z")
         return SyncIteratorStreamingResponse(
-            export_chunks(patient_id=patient.pk, head=head, exported_at=exported_at),
+            export_chunks(patient_id=patient.pk, head=head, exported_at=exported_at, up_to_id=up_to_id, slot=slot),
             content_type="application/json",
         )

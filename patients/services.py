@@ -177,7 +177,13 @@ def care_team_remove(*, actor: User, patient_id, clinician_id, ctx: AuditContext
 def break_glass_grant(*, actor: User, patient_id, reason: str, ctx: AuditContext) -> BreakGlassGrant:
     """
     Emergency read access for a clinician outside the care team. Other roles → Forbidden
-    (403); already on the care team → Conflict (409); unknown patient → OutOfScope (404).
+    (403); already on the care team, or already holding a live grant for the patient →
+    Conflict (409); unknown patient → OutOfScope (404).
+
+    One live grant per clinician and patient: the patient row is locked (FOR UPDATE on
+    PostgreSQL; SQLite's IMMEDIATE transactions serialise writers anyway) before the
+    check, so parallel requests queue and all but the first see the live grant. A partial
+    unique index cannot say "live" (it depends on now()).
     """
     from clarity.api.errors import Forbidden, OutOfScope
 
@@ -186,12 +192,19 @@ def break_glass_grant(*, actor: User, patient_id, reason: str, ctx: AuditContext
     if len(reason.strip()) < 20:
         raise ValidationError({"reason": ["Give a reason of at least 20 characters."]})
     with transaction.atomic():
-        patient = Patient.objects.filter(pk=patient_id).first()
+        patient = Patient.objects.select_for_update().filter(pk=patient_id).first()
         if patient is None:
             raise OutOfScope("patient", patient_id)
         if CareTeamMembership.objects.filter(patient=patient, clinician=actor).exists():
             raise Conflict("You are on this patient's care team; break-the-glass is not needed.")
         now = timezone.now()
+        live = BreakGlassGrant.objects.filter(patient=patient, clinician=actor, expires_at__gt=now).first()
+        if live is not None:
+            raise Conflict(
+                "You already hold a live break-the-glass grant for this patient, until "
+                + live.expires_at.isoformat().replace("+00:00", "Z")
+                + "."
+            )
         grant = BreakGlassGrant.objects.create(
             patient=patient,
             clinician=actor,

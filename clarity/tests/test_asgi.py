@@ -44,3 +44,58 @@ def test_asgi_response_carries_the_security_headers_of_the_inline_hooks():
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
     assert "Content-Security-Policy" in response.headers
+
+
+async def _run_scope(scope, incoming):
+    sent = []
+    queue = list(incoming)
+
+    async def receive():
+        return queue.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    await application(scope, receive, send)
+    return sent
+
+
+def test_a_websocket_scope_is_refused_with_a_403_problem_where_the_server_allows_a_denial_response():
+    scope = {
+        "type": "websocket",
+        "path": "/api/v1/patients/",
+        "headers": [],
+        "extensions": {"websocket.http.response": {}},
+    }
+
+    sent = async_to_sync(_run_scope)(scope, [{"type": "websocket.connect"}])
+
+    assert sent[0]["type"] == "websocket.http.response.start" and sent[0]["status"] == 403
+    assert (b"content-type", b"application/problem+json") in sent[0]["headers"]
+    assert b"WebSocket" in sent[1]["body"]
+
+
+def test_a_websocket_scope_is_closed_before_accept_elsewhere():
+    scope = {"type": "websocket", "path": "/", "headers": []}
+
+    sent = async_to_sync(_run_scope)(scope, [{"type": "websocket.connect"}])
+
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+
+
+def test_lifespan_is_acknowledged():
+    sent = async_to_sync(_run_scope)(
+        {"type": "lifespan"}, [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    )
+
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+@pytest.mark.django_db
+def test_http_1_1_without_host_is_400_before_django():
+    scope = {"type": "http", "http_version": "1.1", "method": "GET", "path": "/health/live/", "raw_path": b"/health/live/",
+             "query_string": b"", "headers": [], "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1234), "scheme": "http"}  # fmt: skip
+
+    sent = async_to_sync(_run_scope)(scope, [{"type": "http.request", "body": b"", "more_body": False}])
+
+    assert sent[0]["status"] == 400

@@ -194,6 +194,30 @@ def test_an_expired_break_glass_grant_gives_404_again(clinician, other_clinician
     assert_problem(client.get(f"/api/v1/patients/{patient.pk}/"), 404)
 
 
+def test_a_second_break_glass_request_while_a_grant_is_live_gets_409_and_no_second_grant(clinician, other_clinician):
+    patient = make_patient(primary=clinician)
+    client = bearer_client(other_clinician)
+    assert client.post(f"/api/v1/patients/{patient.pk}/break-glass/", EMERGENCY, format="json").status_code == 201
+
+    again = client.post(f"/api/v1/patients/{patient.pk}/break-glass/", EMERGENCY, format="json")
+
+    assert "live break-the-glass grant" in assert_problem(again, 409)["detail"]
+    assert BreakGlassGrant.objects.filter(patient=patient, clinician=other_clinician).count() == 1
+    assert [e.action for e in _events(patient_id=patient.pk)] == ["break_glass"]
+
+
+def test_a_new_break_glass_grant_can_be_had_once_the_last_one_expired(clinician, other_clinician):
+    patient = make_patient(primary=clinician)
+    grant = grant_break_glass(other_clinician, patient)
+    past = timezone.now() - datetime.timedelta(hours=2)
+    BreakGlassGrant.objects.filter(pk=grant.pk).update(created_at=past, expires_at=past + datetime.timedelta(hours=1))
+
+    again = bearer_client(other_clinician).post(f"/api/v1/patients/{patient.pk}/break-glass/", EMERGENCY, format="json")
+
+    assert again.status_code == 201
+    assert BreakGlassGrant.objects.filter(patient=patient, clinician=other_clinician).count() == 2
+
+
 def test_break_glass_needs_a_reason_of_twenty_characters(clinician, other_clinician):
     patient = make_patient(primary=clinician)
 
