@@ -3,17 +3,17 @@
 API responses carry PHI (patients, care teams, twins, revisions, interactions, exports,
 audit events, users) or a credential (POST /api/v1/auth/token/: RFC 6749 §5.1 requires
 no-store); even an error can name a record. No browser, proxy or CDN may keep a copy.
-`Pragma` is for HTTP/1.0 caches. One rule, for every path under /api/v1/, so a new
-endpoint cannot forget it.
+`Pragma` is for HTTP/1.0 caches. One rule, for every path under /api/v1/ and the FHIR
+view /fhir/ (the same PHI in another shape), so a new endpoint cannot forget it.
 """
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
-API_PREFIX = "/api/v1/"
+PHI_PREFIXES = ("/api/v1/", "/fhir/")
 
 
 def _no_store(request, response):
-    if request.path.startswith(API_PREFIX) and "no-store" not in response.get("Cache-Control", ""):
+    if request.path.startswith(PHI_PREFIXES) and "no-store" not in response.get("Cache-Control", ""):
         response["Cache-Control"] = "no-store"
         response["Pragma"] = "no-cache"
     return response

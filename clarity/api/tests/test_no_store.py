@@ -10,6 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from clarity.api.tests.helpers import bearer_client, make_patient
+from clarity.research import services as research_services
 from clarity.users.tests.factories import TEST_PASSWORD
 from twins.tests.factories import DigitalTwinFactory
 
@@ -32,17 +33,31 @@ def operations(db):
     return sorted(found, key=lambda op: op[1] == "delete" or op[0].endswith("/logout/"))
 
 
-def test_every_api_operation_in_the_schema_answers_no_store(operations, admin_user, clinician, other_clinician):
+def test_every_api_operation_in_the_schema_answers_no_store(
+    operations, admin_user, clinician, other_clinician, researcher
+):
     patient = make_patient(primary=clinician, consulting=[other_clinician])
     twin = DigitalTwinFactory(patient=patient, created_by=clinician)
-    ids = {"/api/v1/twins/": twin.pk}
-    clients = {"clinician": bearer_client(clinician), "admin": bearer_client(admin_user)}
+    ctx = research_services.AuditContext(actor=admin_user)
+    dataset = research_services.dataset_create(
+        actor=admin_user,
+        data={"name": "Mood", "purpose": "Study", "researchers": [researcher.pk], "interaction_kinds": ["assessment"]},
+        ctx=ctx,
+    )
+    research_services.dataset_build(dataset_id=dataset.pk, actor=admin_user, ctx=ctx)
+    ids = {"/api/v1/twins/": twin.pk, "/api/v1/research/": dataset.pk}
+    clients = {
+        "clinician": bearer_client(clinician),
+        "admin": bearer_client(admin_user),
+        "researcher": bearer_client(researcher),
+    }
     successes = set()
     assert len(operations) >= 20
 
     for path, method in operations:
         url = path.replace("{clinician_id}", str(other_clinician.pk))
-        url = url.replace("{id}", str(ids["/api/v1/twins/"] if path.startswith("/api/v1/twins/") else patient.pk))
+        target = next((pk for prefix, pk in ids.items() if path.startswith(prefix)), patient.pk)
+        url = url.replace("{id}", str(target))
         for who, client in clients.items():
             if method == "get":
                 response = client.get(url)

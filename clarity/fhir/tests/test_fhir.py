@@ -81,6 +81,7 @@ def test_patient_read_maps_every_field(client_for, clinician, patient):
     assert {t["system"]: t["value"] for t in body["telecom"]} == {"phone": "+14155550123", "email": "ada@example.org"}
     assert body["address"] == [{"text": "12 Analytical Row"}]
     assert response["ETag"] == f'W/"{patient.version}"'
+    assert response["Cache-Control"] == "no-store" and response["Pragma"] == "no-cache"  # PHI: no cache keeps it
     event = AuditEvent.objects.get(action="read", resource_type="patient", patient_id=patient.pk)
     assert event.actor == clinician
 
