@@ -24,7 +24,11 @@ run: env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo --if-empty
-	$(VENV)/bin/uvicorn clarity.asgi:application --host $(HOST) --port $(PORT) --lifespan off
+	@$(PY) scripts/run_banner.py $(HOST) $(PORT)
+	@# The app writes one JSON access line per request without the query string (PHI can be in
+	@# it): uvicorn's own access log is off. No proxy in front here: X-Forwarded-* is not trusted.
+	$(VENV)/bin/uvicorn clarity.asgi:application --host $(HOST) --port $(PORT) --lifespan off \
+		--no-access-log --no-proxy-headers
 
 # The production server: WORKERS uvicorn processes, one SO_REUSEPORT socket each,
 # DJANGO_DEBUG=false, graceful shutdown on SIGTERM. Secrets come from the environment.
