@@ -270,6 +270,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # /api/docs/ offers only what a person can use there: a bearer token from
+    # POST /api/v1/auth/token/ (a session cookie cannot be entered in Swagger UI, and its
+    # unsafe methods need a CSRF header). The token survives reloads (kept in the
+    # browser's localStorage until "Logout" in the Authorize dialog; it expires anyway).
+    "AUTHENTICATION_WHITELIST": ["clarity.api.authentication.BearerTokenAuthentication"],
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "deepLinking": True, "displayRequestDuration": True},
     "ENUM_NAME_OVERRIDES": {
         "UserRoleEnum": "clarity.users.models.Role.choices",
         "CareTeamRoleEnum": "patients.models.CareTeamRole.choices",

@@ -1,11 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from clarity.api import health
+from clarity.api.index import ApiIndexView
 from clarity.audit.views import AuditEventListView
 
 api_v1 = [
+    path("", ApiIndexView.as_view(), name="api-index"),
     path("", include("clarity.users.urls")),
     path("", include("patients.urls")),
     path("", include("twins.urls")),
@@ -14,6 +17,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # A newcomer opening the server's address lands on the API documentation.
+    path("", RedirectView.as_view(pattern_name="docs", permanent=False), name="home"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
