@@ -33,7 +33,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "clarity.admin_site.ClarityAdminConfig",  # django.contrib.admin as "Clarity staff review"
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -71,7 +71,7 @@ WSGI_APPLICATION = "clarity.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "clarity" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
