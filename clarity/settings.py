@@ -275,7 +275,7 @@ SPECTACULAR_SETTINGS = {
     # unsafe methods need a CSRF header). The token survives reloads (kept in the
     # browser's localStorage until "Logout" in the Authorize dialog; it expires anyway).
     "AUTHENTICATION_WHITELIST": ["clarity.api.authentication.BearerTokenAuthentication"],
-    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "deepLinking": True, "displayRequestDuration": True},
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayRequestDuration": True},
     "ENUM_NAME_OVERRIDES": {
         "UserRoleEnum": "clarity.users.models.Role.choices",
         "CareTeamRoleEnum": "patients.models.CareTeamRole.choices",

@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -6,6 +8,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from clarity.api import health
 from clarity.api.index import ApiIndexView
 from clarity.audit.views import AuditEventListView
+
+
+def favicon(request):
+    # Browsers ask every origin for /favicon.ico; without one each admin page logs a 404.
+    return HttpResponsePermanentRedirect(static("drf_spectacular_sidecar/swagger-ui-dist/favicon-32x32.png"))
+
 
 api_v1 = [
     path("", ApiIndexView.as_view(), name="api-index"),
@@ -19,6 +27,7 @@ api_v1 = [
 urlpatterns = [
     # A newcomer opening the server's address lands on the API documentation.
     path("", RedirectView.as_view(pattern_name="docs", permanent=False), name="home"),
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
