@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run serve test install env lint bench bench-scale soak clean
+.PHONY: run serve test test-browser chromium install env lint bench bench-scale soak clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,20 @@ run: env
 serve: install
 	$(PY) -m clarity.serve --workers $(WORKERS) --host $(HOST) --port $(PORT)
 
-test: install
+# The browser tests (part of `make test`) drive Debian's Chromium; it is installed if missing.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update && apt-get install -y --no-install-recommends chromium; }
+
+test: install chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Only the browser tests: headless Chromium against `python -m clarity.serve` on a fresh
+# database (a scratch PostgreSQL database when DATABASE_URL is postgres://..., else a
+# SQLite file). Screenshots of every page land in browser-screenshots/.
+test-browser: install chromium
+	$(PY) -m pytest -m browser $(PYTEST_ARGS)
 
 # Load benchmark on the production server and PostgreSQL (README, "Performance").
 # DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/clarity_bench; needs wrk.
@@ -58,4 +70,4 @@ lint: install
 	$(PY) -m ruff check .
 
 clean:
-	rm -rf $(VENV) staticfiles
+	rm -rf $(VENV) staticfiles browser-screenshots
