@@ -42,13 +42,13 @@ chromium:
 		apt-get update && apt-get install -y --no-install-recommends chromium; }
 
 test: install chromium
-	$(PY) -m pytest $(PYTEST_ARGS)
+	CLARITY_CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
 
 # Only the browser tests: headless Chromium against `python -m clarity.serve` on a fresh
 # database (a scratch PostgreSQL database when DATABASE_URL is postgres://..., else a
 # SQLite file). Screenshots of every page land in browser-screenshots/.
 test-browser: install chromium
-	$(PY) -m pytest -m browser $(PYTEST_ARGS)
+	CLARITY_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -m browser $(PYTEST_ARGS)
 
 # Load benchmark on the production server and PostgreSQL (README, "Performance").
 # DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/clarity_bench; needs wrk.
