@@ -71,9 +71,14 @@ class Watched:
             self.problems.append(f"{response.status} {response.request.method} {response.url}")
 
     def goto(self, path):
-        response = self.page.goto(self.base_url + path)
-        self.page.wait_for_load_state("networkidle")
+        response = self.page.goto(self.base_url + path, wait_until="load")
+        self.page.wait_for_load_state("load")
         return response
+
+    def navigate(self, action):
+        """Run `action` (a click, an Enter) and wait until the page it leads to has loaded."""
+        with self.page.expect_navigation(wait_until="load"):
+            action()
 
     def shot(self, label):
         self.shots += 1
@@ -95,5 +100,4 @@ def sign_in(browse, site, username="demo-admin"):
     browse.goto("/admin/login/?next=/admin/")
     browse.page.fill("#id_username", username)
     browse.page.fill("#id_password", site.passwords[username])
-    browse.page.click("input[type=submit]")
-    browse.page.wait_for_load_state("networkidle")
+    browse.navigate(lambda: browse.page.click("input[type=submit]"))

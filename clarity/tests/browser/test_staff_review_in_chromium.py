@@ -19,8 +19,7 @@ def test_admin_login_refused_then_accepted(browse, site):
 
     browse.page.fill("#id_username", "demo-admin")
     browse.page.fill("#id_password", "not the password")
-    browse.page.click("input[type=submit]")
-    browse.page.wait_for_load_state("networkidle")
+    browse.navigate(lambda: browse.page.click("input[type=submit]"))
     assert browse.page.locator(".errornote").is_visible()
     browse.shot("refused")
 
@@ -37,8 +36,7 @@ def test_patients_list_searched_by_mrn_and_by_name(browse, site):
     browse.shot("patients")
 
     browse.page.fill("#searchbar", "DEMO-000003")
-    browse.page.press("#searchbar", "Enter")
-    browse.page.wait_for_load_state("networkidle")
+    browse.navigate(lambda: browse.page.press("#searchbar", "Enter"))
     assert rows(browse).count() == 1
     label = rows(browse).first.locator("th a").inner_text()
     assert label.startswith("DEMO-000003 · ")
@@ -46,8 +44,7 @@ def test_patients_list_searched_by_mrn_and_by_name(browse, site):
 
     family_name = re.match(r"DEMO-000003 · ([^,]+),", label).group(1)
     browse.page.fill("#searchbar", family_name)
-    browse.page.press("#searchbar", "Enter")
-    browse.page.wait_for_load_state("networkidle")
+    browse.navigate(lambda: browse.page.press("#searchbar", "Enter"))
     names = rows(browse).locator("th a").all_inner_texts()
     assert label in names and all(f"· {family_name}," in name for name in names)
     browse.shot("by-name")
@@ -56,8 +53,7 @@ def test_patients_list_searched_by_mrn_and_by_name(browse, site):
 def test_patient_page_adds_and_removes_a_care_team_member_and_the_audit_trail_shows_it(browse, site):
     sign_in(browse, site)
     browse.goto("/admin/patients/patient/?q=DEMO-000004")
-    rows(browse).first.locator("th a").click()
-    browse.page.wait_for_load_state("networkidle")
+    browse.navigate(lambda: rows(browse).first.locator("th a").click())
     assert browse.page.locator("#care_team-group").is_visible() and browse.page.locator("#twins-group").is_visible()
     assert browse.page.locator("#twins-group tbody tr.has_original").count() >= 1
     browse.shot("patient")
@@ -70,22 +66,19 @@ def test_patient_page_adds_and_removes_a_care_team_member_and_the_audit_trail_sh
     browse.page.locator(".select2-results__option", has_text="demo-consultant-2").click()
     row.locator("select[name$='-role']").select_option("consulting")
     browse.shot("adding")
-    browse.page.click("input[name=_continue]")
-    browse.page.wait_for_load_state("networkidle")
+    browse.navigate(lambda: browse.page.click("input[name=_continue]"))
     assert browse.page.locator(".messagelist .success").is_visible()
     member = browse.page.locator("#care_team-group tr.has_original", has_text="demo-consultant-2")
     assert member.count() == 1
     browse.shot("added")
 
     member.locator("input[name$='-DELETE']").check()
-    browse.page.click("input[name=_continue]")
-    browse.page.wait_for_load_state("networkidle")
+    browse.navigate(lambda: browse.page.click("input[name=_continue]"))
     assert browse.page.locator(".messagelist .success").is_visible()
     assert browse.page.locator("#care_team-group tr.has_original", has_text="demo-consultant-2").count() == 0
     browse.shot("removed")
 
-    browse.page.click("text=Every audit event for this patient")
-    browse.page.wait_for_load_state("networkidle")
+    browse.navigate(lambda: browse.page.click("text=Every audit event for this patient"))
     browse.shot("audit-for-patient")
     events = rows(browse).all_inner_texts()
     assert any("\tDelete\tcare_team" in e for e in events), events[:5]
@@ -100,8 +93,7 @@ def test_interaction_log_and_twin_revisions_are_read_only(browse, site):
         width = browse.page.evaluate("document.documentElement.scrollWidth")
         assert width <= browse.page.viewport_size["width"], f"{changelist} is {width}px wide"
         browse.shot(changelist.strip("/").replace("/", "-"))
-        rows(browse).first.locator("th a").click()
-        browse.page.wait_for_load_state("networkidle")
+        browse.navigate(lambda: rows(browse).first.locator("th a").click())
         assert browse.page.locator("input[name=_save]").count() == 0
         assert browse.page.locator("#content-main").locator("input:not([type=hidden]), textarea, select").count() == 0
         browse.shot(changelist.strip("/").replace("/", "-") + "-entry")
