@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run serve test install env lint bench bench-replicas bench-scale soak clean
+.PHONY: run serve test test-browser chromium install env lint bench bench-replicas bench-scale soak clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,15 +24,31 @@ run: env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo --if-empty
-	$(VENV)/bin/uvicorn clarity.asgi:application --host $(HOST) --port $(PORT) --lifespan off
+	@$(PY) scripts/run_banner.py $(HOST) $(PORT)
+	@# The app writes one JSON access line per request without the query string (PHI can be in
+	@# it): uvicorn's own access log is off. No proxy in front here: X-Forwarded-* is not trusted.
+	$(VENV)/bin/uvicorn clarity.asgi:application --host $(HOST) --port $(PORT) --lifespan off \
+		--no-access-log --no-proxy-headers
 
 # The production server: WORKERS uvicorn processes, one SO_REUSEPORT socket each,
 # DJANGO_DEBUG=false, graceful shutdown on SIGTERM. Secrets come from the environment.
 serve: install
 	$(PY) -m clarity.serve --workers $(WORKERS) --host $(HOST) --port $(PORT)
 
-test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+# The browser tests (part of `make test`) drive Debian's Chromium; it is installed if missing.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update && apt-get install -y --no-install-recommends chromium; }
+
+test: install chromium
+	CLARITY_CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
+
+# Only the browser tests: headless Chromium against `python -m clarity.serve` on a fresh
+# database (a scratch PostgreSQL database when DATABASE_URL is postgres://..., else a
+# SQLite file). Screenshots of every page land in browser-screenshots/.
+test-browser: install chromium
+	CLARITY_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -m browser $(PYTEST_ARGS)
 
 # Load benchmark on the production server and PostgreSQL (README, "Performance").
 # DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/clarity_bench; needs wrk.
@@ -60,4 +76,4 @@ lint: install
 	$(PY) -m ruff check .
 
 clean:
-	rm -rf $(VENV) staticfiles
+	rm -rf $(VENV) staticfiles browser-screenshots

@@ -1,10 +1,19 @@
-"""Shared Django admin behaviour for Clarity's models."""
+"""Shared Django admin behaviour for Clarity's models (staff review, see README "Staff review")."""
+
+from django import forms
+from django.contrib import messages
+from django.db import models, transaction
+from django.http import HttpResponseRedirect
+from rest_framework.exceptions import APIException
+
+from clarity.admin_site import label
 
 
 class ReadOnlyAdminMixin:
     """
-    For append-only records (interaction logs, twin revisions, audit events): staff may
-    look, nobody — superusers included — may add, change or delete through the admin.
+    For append-only and security records (interaction logs, twin revisions, audit events,
+    login failures, tokens): staff may look, nobody — superusers included — may add,
+    change or delete through the admin.
     """
 
     def has_add_permission(self, request, obj=None):
@@ -22,11 +31,45 @@ class ReadOnlyAdminMixin:
         return actions
 
 
-class AuditedAdminMixin:
+class ReviewAdminMixin:
+    """
+    Labels records for people (clarity.admin_site.label) in titles, breadcrumbs and
+    foreign-key pickers; single-line inputs for short text; lists that never count the
+    whole table (`show_full_result_count`).
+    """
+
+    change_form_template = "clarity/admin/change_form.html"
+    show_full_result_count = False
+    formfield_overrides = {models.TextField: {"widget": forms.TextInput(attrs={"size": 60})}}
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and hasattr(field, "label_from_instance"):
+            field.label_from_instance = label
+        return field
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # A service's refusal (403 scope, 404, 409 conflict) rolls the whole save back (the
+        # admin's transaction) and is shown as the API would word it, not as a 500.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except APIException as exc:
+            self.message_user(request, str(exc.detail), level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None:
+            extra_context = {**(extra_context or {}), "record_label": label(obj), "subtitle": label(obj)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class AuditedAdminMixin(ReviewAdminMixin):
     """
     Staff review of PHI in the Django admin is audited like API access (API.md, Audit):
-    a changelist writes one `list` event per record shown, a change page a `read`
-    event, and a save a `create`/`update` event, in the same transaction as the save.
+    a changelist writes one `list` event per record shown, a change page a `read` event.
+    Writes go through the domain services (each admin's save_model), which audit them
+    exactly as the API does.
     """
 
     audit_resource_type = ""
@@ -34,7 +77,7 @@ class AuditedAdminMixin:
     def audit_patient_id(self, obj):
         return getattr(obj, "patient_id", None)
 
-    def _ctx(self, request):
+    def audit_context(self, request):
         from clarity.audit.services import AuditContext
 
         return AuditContext.from_request(request)
@@ -43,14 +86,12 @@ class AuditedAdminMixin:
         response = super().changelist_view(request, extra_context)
         changelist = getattr(response, "context_data", {}) and response.context_data.get("cl")
         if changelist is not None:
-            from django.db import transaction
-
             from clarity.audit.models import Action
             from clarity.audit.services import audit_record_many
 
             with transaction.atomic():
                 audit_record_many(
-                    self._ctx(request),
+                    self.audit_context(request),
                     action=Action.LIST,
                     resource_type=self.audit_resource_type,
                     items=[(obj.pk, self.audit_patient_id(obj)) for obj in changelist.result_list],
@@ -62,39 +103,15 @@ class AuditedAdminMixin:
         if request.method == "GET" and response.status_code == 200:
             obj = (getattr(response, "context_data", None) or {}).get("original")
             if obj is not None:
-                from django.db import transaction
-
                 from clarity.audit.models import Action
                 from clarity.audit.services import audit_record
 
                 with transaction.atomic():
                     audit_record(
-                        self._ctx(request),
+                        self.audit_context(request),
                         action=Action.READ,
                         resource_type=self.audit_resource_type,
                         resource_id=obj.pk,
                         patient_id=self.audit_patient_id(obj),
                     )
         return response
-
-    def save_model(self, request, obj, form, change):
-        from django.db import transaction
-
-        from clarity.audit.models import Action
-        from clarity.audit.services import audit_record
-
-        with transaction.atomic():
-            if change and hasattr(obj, "version"):
-                obj.version += 1
-            if change and hasattr(obj, "updated_at"):
-                from django.utils import timezone
-
-                obj.updated_at = timezone.now()
-            super().save_model(request, obj, form, change)
-            audit_record(
-                self._ctx(request),
-                action=Action.UPDATE if change else Action.CREATE,
-                resource_type=self.audit_resource_type,
-                resource_id=obj.pk,
-                patient_id=self.audit_patient_id(obj),
-            )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from servestatic.compress import Compressor
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,12 +33,13 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "clarity.admin_site.ClarityAdminConfig",  # django.contrib.admin as "Clarity staff review"
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
+    "servestatic",
+    "clarity.staticfiles.StaticFilesConfig",  # django.contrib.staticfiles, fewer unused assets
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -55,6 +57,8 @@ MIDDLEWARE = [
     "clarity.api.middleware.RequestContextMiddleware",
     "clarity.replicas.ReplicaRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files before sessions and auth: an asset never touches the database.
+    "clarity.staticfiles.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -71,7 +75,7 @@ WSGI_APPLICATION = "clarity.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "clarity" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -274,7 +278,28 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` writes and ServeStatic serves from (clarity/staticfiles.py).
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names + gzip/brotli variants, made by `collectstatic` (make run, deploy).
+    "staticfiles": {"BACKEND": "clarity.staticfiles.HashedStaticFilesStorage"},
+}
+# Unhashed files (none are referenced by our pages) are cached for a minute; hashed ones forever.
+SERVESTATIC_MAX_AGE = 60
+if TESTING:
+    # The suite runs on a fresh clone without `collectstatic`: files come from the apps
+    # (finders) under their plain names. The production server tests run collectstatic
+    # and exercise the manifest storage for real.
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    SERVESTATIC_USE_FINDERS = True
+    SERVESTATIC_USE_MANIFEST = False
+else:
+    SERVESTATIC_USE_FINDERS = False
+    SERVESTATIC_USE_MANIFEST = True
+SERVESTATIC_AUTOREFRESH = False
+# Source maps are fetched by developer tools only: not worth brotli's time at collectstatic.
+SERVESTATIC_SKIP_COMPRESS_EXTENSIONS = (*Compressor.SKIP_COMPRESS_EXTENSIONS, "map")
 
 # Bodies over 10 MiB are refused (413) before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -321,6 +346,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # /api/docs/ offers only what a person can use there: a bearer token from
+    # POST /api/v1/auth/token/ (a session cookie cannot be entered in Swagger UI, and its
+    # unsafe methods need a CSRF header). The token survives reloads (kept in the
+    # browser's localStorage until "Logout" in the Authorize dialog; it expires anyway).
+    "AUTHENTICATION_WHITELIST": ["clarity.api.authentication.BearerTokenAuthentication"],
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayRequestDuration": True},
     "ENUM_NAME_OVERRIDES": {
         "UserRoleEnum": "clarity.users.models.Role.choices",
         "CareTeamRoleEnum": "patients.models.CareTeamRole.choices",

@@ -1,14 +1,23 @@
-from django.conf import settings
 from django.contrib import admin
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
-from django.views.static import serve
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from clarity.api import health
 from clarity.api.errors import api_not_found
+from clarity.api.index import ApiIndexView
 from clarity.audit.views import AuditEventListView
 
+
+def favicon(request):
+    # Browsers ask every origin for /favicon.ico; without one each admin page logs a 404.
+    return HttpResponsePermanentRedirect(static("drf_spectacular_sidecar/swagger-ui-dist/favicon-32x32.png"))
+
+
 api_v1 = [
+    path("", ApiIndexView.as_view(), name="api-index"),
     path("", include("clarity.users.urls")),
     path("", include("patients.urls")),
     path("", include("twins.urls")),
@@ -18,6 +27,9 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # A newcomer opening the server's address lands on the API documentation.
+    path("", RedirectView.as_view(pattern_name="docs", permanent=False), name="home"),
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("fhir/R4/", include("clarity.fhir.urls")),
@@ -25,8 +37,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("health/live/", health.live, name="health-live"),
     path("health/ready/", health.ready, name="health-ready"),
-    # Admin and API-docs assets from `collectstatic`, so `make run` needs no other server.
-    re_path(r"^static/(?P<path>.*)$", serve, {"document_root": settings.STATIC_ROOT}),
     # Last: any other /api/ path is a problem+json 404 in every mode (DEBUG included).
     re_path(r"^api/(?P<rest>.*)$", api_not_found, name="api-not-found"),
 ]

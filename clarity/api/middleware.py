@@ -10,6 +10,7 @@ import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.utils.functional import LazyObject, empty
 
 from clarity.api.errors import problem_response
 
@@ -41,10 +42,7 @@ class RequestContextMiddleware:
 
     def _after(self, request, response):
         response["X-Request-ID"] = request.request_id
-        user = getattr(request, "_clarity_user_id", None)
-        if user is None:
-            django_user = getattr(request, "user", None)
-            user = getattr(django_user, "pk", None) if getattr(django_user, "is_authenticated", False) else None
+        user = _resolved_user_id(request)
         access_log.info(
             "request",
             extra={
@@ -69,6 +67,32 @@ class RequestContextMiddleware:
         early = self._before(request)
         response = early or await self.get_response(request)
         return self._after(request, response)
+
+
+def _resolved_user_id(request):
+    """
+    The id of the user authentication has already resolved for this request, or None.
+
+    Never resolves it here: `request.user` is a lazy object whose first use reads the
+    session and the user from the database, and this runs on the event loop under ASGI
+    (SynchronousOnlyOperation: every static file, health check and 404 answered 500 once
+    a session cookie was present). A request whose view never looked at the user is
+    logged without one.
+    """
+    user_id = getattr(request, "_clarity_user_id", None)  # set by the API's bearer authentication
+    if user_id is not None:
+        return user_id
+    # django.contrib.auth.middleware caches the resolved user on the request (sync or async path).
+    user = request.__dict__.get("_cached_user") or request.__dict__.get("_acached_user")
+    if user is None:
+        candidate = request.__dict__.get("user")
+        if isinstance(candidate, LazyObject):
+            # Evaluated lazy user: its wrapped object; unevaluated: leave it alone.
+            candidate = None if candidate._wrapped is empty else candidate._wrapped
+        user = candidate  # DRF replaces request.user with the authenticated user itself
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user.pk
 
 
 class JsonFormatter(logging.Formatter):

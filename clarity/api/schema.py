@@ -114,11 +114,3 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "Token from POST /api/v1/auth/token/."}
-
-
-class SessionScheme(OpenApiAuthenticationExtension):
-    target_class = "clarity.api.authentication.CsrfSessionAuthentication"
-    name = "sessionAuth"
-
-    def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "cookie", "name": "sessionid", "description": "Django session; unsafe methods need X-CSRFToken."}

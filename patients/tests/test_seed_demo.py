@@ -133,3 +133,17 @@ def test_if_empty_seeds_an_empty_database():
     seed("--patients", "2", "--if-empty")
 
     assert Patient.objects.count() == 2
+
+
+def test_reset_passwords_prints_new_passwords_that_sign_in_and_seeds_nothing():
+    first = printed_passwords(seed("--patients", "1"))
+
+    output = seed("--reset-passwords")
+
+    reset = printed_passwords(output)
+    assert reset.keys() == ACCOUNTS.keys()
+    for username, password in reset.items():
+        user = User.objects.get(username=username)
+        assert password != first[username]
+        assert user.check_password(password) and not user.check_password(first[username])
+    assert Patient.objects.count() == 1

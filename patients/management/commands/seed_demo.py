@@ -1,10 +1,11 @@
 """
-`manage.py seed_demo [--patients N] [--if-empty]`: demo accounts and synthetic patients.
+`manage.py seed_demo [--patients N] [--if-empty] [--reset-passwords]`: demo accounts and synthetic patients.
 
 Creates four sign-in accounts (demo-admin, demo-clinician, demo-patient,
 demo-researcher) with random passwords printed once, when each account is created,
 and N synthetic patients (MRN DEMO-000001 ...) with care teams, twins, first
-revisions and interaction history. Safe to re-run: existing accounts are left alone
+revisions and interaction history. `--reset-passwords` gives the demo accounts new
+passwords (printed once) when the first run's output is gone. Safe to re-run: existing accounts are left alone
 and existing MRNs are skipped, so an interrupted run can simply be repeated. Every
 name and number is made up.
 
@@ -89,10 +90,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--patients", type=int, default=200, help="number of demo patients (default 200)")
         parser.add_argument("--if-empty", action="store_true", help="do nothing if any patient exists")
+        parser.add_argument(
+            "--reset-passwords",
+            action="store_true",
+            help="give the demo accounts new random passwords, print them, and seed nothing else",
+        )
 
-    def handle(self, *args, patients, if_empty, **options):
+    def handle(self, *args, patients, if_empty, reset_passwords=False, **options):
         if patients < 0:
             raise CommandError("--patients must be zero or more.")
+        if reset_passwords:
+            self.reset_passwords()
+            return
         if if_empty and Patient.objects.exists():
             self.stdout.write("Patients already exist; nothing seeded (--if-empty).")
             return
@@ -128,6 +137,21 @@ class Command(BaseCommand):
             for username, password in created:
                 self.stdout.write(f"  {username:<16} {password}")
         return accounts
+
+    def reset_passwords(self):
+        """New passwords for the demo accounts (the first run's output is gone); other users are untouched."""
+        with transaction.atomic():
+            for username, role in ACCOUNTS:
+                self.ensure_user(username, role, password=None)
+            changed = []
+            for user in User.objects.filter(username__in=[name for name, _ in ACCOUNTS]).order_by("username"):
+                password = secrets.token_urlsafe(24)
+                user.set_password(password)
+                user.save(update_fields=["password"])
+                changed.append((user.username, password))
+        self.stdout.write("Demo account passwords reset. Shown only this once:")
+        for username, password in changed:
+            self.stdout.write(f"  {username:<16} {password}")
 
     def ensure_user(self, username: str, role: str, *, password: str | None) -> tuple[User, bool]:
         """(the existing account, untouched, or a new one with `password`; whether it is new)."""
