@@ -1,0 +1,32 @@
+"""QA regressions found by hand on the merged main: an admin list asked for a page or a
+filter it cannot show must send the reviewer to Django's "?e=1" page, not answer 500."""
+
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+AUDITED_LISTS = [
+    "patients_patient",
+    "patients_careteammembership",
+    "patients_breakglassgrant",
+    "twins_digitaltwin",
+    "twins_twinrevision",
+    "interactions_interactionlog",
+    "research_researchdataset",
+]
+
+
+# An unknown lookup (or, with enough rows, a page past the end: a stale bookmark) makes
+# ChangeList raise IncorrectLookupParameters, which the admin turns into a redirect; the
+# audit mixin then reads `response.context_data` of that redirect and fails.
+XFAIL = pytest.mark.xfail(strict=True, reason="QA finding: audited admin lists answer 500 to an unshowable page/filter")
+
+
+@XFAIL
+@pytest.mark.parametrize("model", AUDITED_LISTS)
+def test_an_audited_admin_list_redirects_an_unknown_filter(admin_client, model):
+    response = admin_client.get(reverse(f"admin:{model}_changelist"), {"no_such_lookup": "x"})
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
