@@ -84,7 +84,9 @@ class AuditedAdminMixin(ReviewAdminMixin):
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
-        changelist = getattr(response, "context_data", {}) and response.context_data.get("cl")
+        # A redirect (Django's `?e=1` for an unknown lookup or a page past the end) has no
+        # context and shows nothing: nothing to audit.
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
         if changelist is not None:
             from clarity.audit.models import Action
             from clarity.audit.services import audit_record_many

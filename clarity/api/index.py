@@ -18,7 +18,6 @@ RESOURCES = {
     "patients": "patients",
     "audit_events": "audit-events",
     "research_datasets": "research-datasets",
-    "fhir_metadata": "fhir-metadata",
 }
 
 IndexSerializer = inline_serializer(

@@ -14,7 +14,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib import admin
-from django.test import Client
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
 from django.urls import reverse
 
 from clarity.asgi import application
@@ -38,10 +39,15 @@ def _get_all(paths, cookie):
 
 @pytest.fixture
 def staff_cookie(transactional_db, admin_user):
-    # transactional_db: the application's request thread uses its own connection and must see the session.
-    client = Client()
-    client.force_login(admin_user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
+    # transactional_db: the application's request thread uses its own connection and must see the
+    # session. The session is stored as a login would store it, without the login signal: its
+    # audit event would be a committed append-only row that SQLite's flush (DELETE) refuses.
+    session = SessionStore()
+    session[SESSION_KEY] = str(admin_user.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    session[HASH_SESSION_KEY] = admin_user.get_session_auth_hash()
+    session.create()
+    return session.session_key
 
 
 def test_with_a_session_cookie_static_health_docs_and_404_answer_without_5xx(staff_cookie):

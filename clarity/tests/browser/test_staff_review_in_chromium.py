@@ -116,7 +116,7 @@ def test_api_docs_authorise_with_a_bearer_token_and_run_users_me(browse, site):
     browse.page.click(".modal-ux .auth-btn-wrapper .authorize")
     browse.page.click(".modal-ux .btn-done")
 
-    operation = browse.page.locator("#operations-v1-users_me")
+    operation = browse.page.locator("[id^=operations-][id$=-users_me]")  # whatever tag the schema gives it
     operation.locator(".opblock-summary").click()
     operation.locator(".try-out__btn").click()
     operation.locator(".execute").click()
