@@ -34,7 +34,10 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop marked running in the
+# main thread while it is open, and every later test that calls async_to_sync (the ASGI
+# tests) would then fail with "cannot use AsyncToSync in the same thread as an event loop".
+@pytest.fixture(scope="module")
 def chromium():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (make test-browser installs it)")
