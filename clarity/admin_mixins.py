@@ -66,7 +66,7 @@ class ReviewAdminMixin:
 
 class AuditedAdminMixin(ReviewAdminMixin):
     """
-    Staff review of PHI in the Django admin is audited like API access (API.md, Audit):
+    Staff review of PHI in the Django admin is audited like API access (docs/api.md, Audit):
     a changelist writes one `list` event per record shown, a change page a `read` event.
     Writes go through the domain services (each admin's save_model), which audit them
     exactly as the API does.

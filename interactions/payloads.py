@@ -1,4 +1,4 @@
-"""Per-kind payload rules (DOMAIN.md). Returns `{"<path>": ["message"]}`; empty means valid."""
+"""Per-kind payload rules (docs/domain.md). Returns `{"<path>": ["message"]}`; empty means valid."""
 
 import json
 

@@ -11,13 +11,13 @@ from .payloads import validate_payload
 MAX_BATCH = 1000
 
 
-@extend_schema_field({"type": "object", "description": "At most 64 KiB of JSON; rules by kind in DOMAIN.md."})
+@extend_schema_field({"type": "object", "description": "At most 64 KiB of JSON; rules by kind in docs/domain.md."})
 class PayloadField(serializers.JSONField):
     """Any JSON here; `validate_payload` applies the per-kind rules."""
 
 
 class InteractionSerializer(serializers.ModelSerializer):
-    """The interaction representation of API.md."""
+    """The interaction representation of docs/api.md."""
 
     patient = serializers.UUIDField(source="patient_id", read_only=True)
     twin = serializers.UUIDField(source="twin_id", read_only=True, allow_null=True)

@@ -81,7 +81,7 @@ def with_care_team(queryset):
 
 # The hot path of every patient-scoped request, as one hand-written statement: the ORM
 # spent ~3 ms building and compiling the equivalent annotated queryset per request
-# (bench/README "Performance"), several times the query's own cost.
+# (README "Performance"), several times the query's own cost.
 _CLINICIAN_ACCESS_SQL = (
     "SELECT p.*,"
     " (SELECT m.role FROM patients_careteammembership m"

@@ -27,7 +27,7 @@ class CareTeamBriefSerializer(serializers.ModelSerializer):
 
 
 class PatientSerializer(serializers.ModelSerializer):
-    """The patient representation of API.md."""
+    """The patient representation of docs/api.md."""
 
     user = serializers.UUIDField(source="user_id", read_only=True, allow_null=True)
     care_team = CareTeamBriefSerializer(many=True, read_only=True)

@@ -1,4 +1,4 @@
-"""The digital-twin configuration schema (DOMAIN.md), checked field by field.
+"""The digital-twin configuration schema (docs/domain.md), checked field by field.
 
 `validate_configuration` returns `{"<path>": ["message"]}`; an empty dict means valid.
 Messages name the field and the rule, never echo the submitted value.

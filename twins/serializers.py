@@ -14,7 +14,7 @@ def _threshold_schema(low, high):
     return schema
 
 
-# The configuration schema of DOMAIN.md, for the OpenAPI document. The rules themselves
+# The configuration schema of docs/domain.md, for the OpenAPI document. The rules themselves
 # live in `twins.configuration.validate_configuration`, which the services apply.
 CONFIGURATION_SCHEMA = {
     "type": "object",
@@ -51,7 +51,7 @@ class StateField(serializers.JSONField):
 
 
 class TwinSerializer(serializers.ModelSerializer):
-    """The twin representation of API.md."""
+    """The twin representation of docs/api.md."""
 
     patient = serializers.UUIDField(source="patient_id", read_only=True)
     created_by = serializers.UUIDField(source="created_by_id", read_only=True, allow_null=True)

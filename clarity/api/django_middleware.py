@@ -2,7 +2,7 @@
 
 Under ASGI, Django's MiddlewareMixin runs every process_request/process_response in its
 own sync_to_async hop, in case it blocks: 13 hops per request for our middleware list,
-which cost more than the view itself (PERFORMANCE.md). The subclasses below run the hooks
+which cost more than the view itself (README, Performance). The subclasses below run the hooks
 that do no I/O directly on the event loop, and hop only in the cases that can touch the
 database (a session to save, messages to store). Sync mode (tests, WSGI) is unchanged.
 Checked against Django 5.2's implementations of each hook.

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from clarity.api.views import ApiView
 
-# Top-level collections only; per-patient resources are linked from the patient (API.md).
+# Top-level collections only; per-patient resources are linked from the patient (docs/api.md).
 RESOURCES = {
     "auth_token": "auth-token",
     "auth_logout": "auth-logout",

@@ -42,7 +42,7 @@ class ClarityUserManager(UserManager):
 class User(AbstractUser):
     """
     A person who signs in to Clarity: an admin, a clinician, a patient reading their own
-    record, or a researcher. The role decides what they may see (DOMAIN.md); `is_staff`
+    record, or a researcher. The role decides what they may see (docs/domain.md); `is_staff`
     only opens the Django admin and is given to admins.
 
     Ids are UUIDs so that nothing touching PHI has an enumerable identifier.

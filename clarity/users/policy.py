@@ -1,4 +1,4 @@
-"""Which roles may use each endpoint: the role half of "who may see what" (DOMAIN.md).
+"""Which roles may use each endpoint: the role half of "who may see what" (docs/domain.md).
 
 A role that may never perform an action gets 403 whatever the target, decided here
 before any lookup, any query-string check and any body parsing (DRF parses lazily; the

@@ -204,7 +204,7 @@ def user_create(*, username: str, email: str, password: str, role: str, first_na
         role=role,
         first_name=first_name,
         last_name=last_name,
-        # DOMAIN.md: the admin role sees everything and is staff; in the Django admin that
+        # docs/domain.md (Roles and access): the admin role sees everything and is staff; in the Django admin that
         # is every model permission, so admins are superusers (other roles: neither).
         is_staff=role == Role.ADMIN,
         is_superuser=role == Role.ADMIN,

@@ -1,4 +1,4 @@
-"""Who may do what on every twin endpoint: the authorization matrix of DOMAIN.md."""
+"""Who may do what on every twin endpoint: the authorization matrix of docs/domain.md."""
 
 from types import SimpleNamespace
 

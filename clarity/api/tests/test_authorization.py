@@ -1,4 +1,4 @@
-"""Who may use which endpoint: every endpoint × every kind of caller (DOMAIN.md, API.md).
+"""Who may use which endpoint: every endpoint × every kind of caller (docs/domain.md, docs/api.md).
 
 One patient ("the patient") has a primary and a consulting clinician, a linked patient
 login and a twin; a second patient has its own login ("patient other"). An outsider is a

@@ -1,7 +1,7 @@
 """Real races against a live server on PostgreSQL: the database constraint is the judge.
 
 Threads release their requests together (a barrier) over real HTTP with real bearer
-tokens. These tests commit, so they run on PostgreSQL only (STYLE.md: SQLite's flush
+tokens. These tests commit, so they run on PostgreSQL only (SQLite's flush
 would trip the append-only triggers).
 """
 

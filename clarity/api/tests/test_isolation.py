@@ -1,4 +1,4 @@
-"""Per-test rollback really holds for the async views (STYLE.md, pytest-django #580).
+"""Per-test rollback really holds for the async views (pytest-django #580).
 
 The first test writes through the adrf view, driven by DRF's sync APIClient; the second
 runs after it (pytest keeps file order) and must see nothing of it. If the views' ORM

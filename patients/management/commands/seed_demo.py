@@ -61,7 +61,7 @@ NOTES = (
     "Discussed coping strategies for morning anxiety.",
     "Medication adherence reviewed.",
 )
-# Valid per DOMAIN.md's configuration schema (checked by the tests with full_clean()).
+# Valid per the configuration schema in docs/domain.md (checked by the tests with full_clean()).
 CONFIGURATIONS = {
     "psychiatric": {
         "simulation_granularity_hours": 24,
