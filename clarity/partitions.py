@@ -4,8 +4,11 @@ Used for the audit trail (`audit_auditevent`, by `occurred_at`) and the interact
 `convert_to_monthly_partitions()` is the migration step that turns an existing table
 into a partitioned one, keeping its rows, indexes, constraints and triggers;
 `ensure_months()` creates the months ahead (`manage.py audit_partitions --ahead N`, and
-after every `migrate`). Each table also has a DEFAULT partition, so an insert never fails
+after every `migrate`). The audit table has a DEFAULT partition, so an insert never fails
 for lack of a month; `ensure_months()` moves rows out of it when their month is created.
+The interaction log has none (a default partition rules out PostgreSQL's ordered Append,
+which its newest-first page relies on): a "historic" partition from MINVALUE takes every
+old row, and the API refuses timestamps beyond the months kept ahead (docs/scaling.md).
 SQLite keeps one plain table: everything here is a no-op there.
 """
 
@@ -43,7 +46,7 @@ def _bound(month: datetime.date) -> str:
 @dataclass(frozen=True)
 class Partition:
     name: str
-    start: datetime.date | None  # None: the DEFAULT partition
+    start: datetime.date | None  # None: the DEFAULT partition; date.min: FROM (MINVALUE)
     end: datetime.date | None
 
 
@@ -59,9 +62,10 @@ def partitions(cursor, table: str) -> list[Partition]:
         if bound == "DEFAULT":
             default.append(Partition(name, None, None))
             continue
-        found = re.findall(r"'(\d{4}-\d{2}-\d{2})", bound)
-        start, end = (datetime.date.fromisoformat(value) for value in found[:2])
-        months.append(Partition(name, start, end))
+        found = [datetime.date.fromisoformat(value) for value in re.findall(r"'(\d{4}-\d{2}-\d{2})", bound)]
+        if "MINVALUE" in bound:
+            found.insert(0, datetime.date.min)
+        months.append(Partition(name, found[0], found[1]))
     return sorted(months, key=lambda p: p.start) + default
 
 
@@ -74,14 +78,25 @@ def is_partitioned(cursor, table: str) -> bool:
 def ensure_months(cursor, table: str, column: str, first: datetime.date, last: datetime.date) -> list[str]:
     """Create every missing month partition from `first` to `last` (inclusive). Returns the new ones."""
     table, column = _ident(table), _ident(column)
-    existing = {p.start for p in partitions(cursor, table) if p.start}
+    present = partitions(cursor, table)
+    existing = {p.start for p in present if p.start}
+    # Months below a historic (MINVALUE) partition's upper bound already have a home.
+    covered = max((p.end for p in present if p.start == datetime.date.min), default=datetime.date.min)
+    has_default = any(p.start is None for p in present)
     default = f"{table}_default"
     created = []
-    month = month_start(first)
+    month = max(month_start(first), covered)
     while month <= last:
         if month not in existing:
             name = partition_name(table, month)
             nxt = add_months(month, 1)
+            if not has_default:
+                cursor.execute(
+                    f"CREATE TABLE {name} PARTITION OF {table} FOR VALUES FROM ('{_bound(month)}') TO ('{_bound(nxt)}')"
+                )
+                created.append(name)
+                month = nxt
+                continue
             cursor.execute(
                 f"SELECT EXISTS (SELECT 1 FROM {default} WHERE {column} >= %s AND {column} < %s)",  # noqa: S608
                 [_bound(month), _bound(nxt)],
@@ -121,7 +136,15 @@ def _create_moving_rows_from_default(cursor, table, column, name, month, nxt):
 
 
 def convert_to_monthly_partitions(
-    cursor, table: str, column: str, *, primary_key: tuple[str, ...], drop_constraints=(), demote_unique_indexes=(), ahead: int = 3
+    cursor,
+    table: str,
+    column: str,
+    *,
+    primary_key: tuple[str, ...],
+    drop_constraints=(),
+    demote_unique_indexes=(),
+    ahead: int = 3,
+    historic_before: datetime.date | None = None,
 ) -> None:
     """
     Migration step: replace `table` with a table partitioned by month on `column`, same
@@ -129,6 +152,9 @@ def convert_to_monthly_partitions(
     primary key becomes `primary_key` (it must include `column`); `drop_constraints`
     (unique constraints that cannot include the partition key) are not carried over, and
     the unique indexes named in `demote_unique_indexes` come back as plain indexes.
+    Without `historic_before` the table gets a DEFAULT partition; with it, one
+    `<table>_historic` partition FROM (MINVALUE) TO that month instead, and no default,
+    so the planner can walk the partitions in order (ordered Append).
     """
     table, column = _ident(table), _ident(column)
     old = f"{table}_unpartitioned"
@@ -154,8 +180,8 @@ def convert_to_monthly_partitions(
         [table],
     )
     _sequence, max_id = cursor.fetchone()
-    cursor.execute(f"SELECT min({column}) FROM {table}")  # noqa: S608
-    oldest = cursor.fetchone()[0]
+    cursor.execute(f"SELECT min({column}), max({column}) FROM {table}")  # noqa: S608
+    oldest, newest = cursor.fetchone()
 
     cursor.execute(f"ALTER TABLE {table} RENAME TO {old}")
     cursor.execute(f"ALTER TABLE {old} RENAME CONSTRAINT {table}_pkey TO {old}_pkey")
@@ -164,14 +190,70 @@ def convert_to_monthly_partitions(
         f" CONSTRAINT {table}_pkey PRIMARY KEY ({', '.join(_ident(c) for c in primary_key)}))"
         f" PARTITION BY RANGE ({column})"
     )
-    cursor.execute(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT")
     today = datetime.datetime.now(UTC).date()
-    ensure_months(
-        cursor,
-        table,
-        column,
-        month_start(oldest) if oldest else month_start(today),
-        add_months(month_start(today), ahead),
+    last = add_months(month_start(today), ahead)
+    if newest is not None:
+        last = max(last, month_start(newest))  # rows already in the future keep a home
+    if historic_before is None:
+        cursor.execute(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT")
+        first = month_start(oldest) if oldest else month_start(today)
+    else:
+        first = month_start(historic_before)
+        cursor.execute(
+            f"CREATE TABLE {table}_historic PARTITION OF {table} FOR VALUES FROM (MINVALUE) TO ('{_bound(first)}')"
+        )
+    ensure_months(cursor, table, column, first, last)
+    cursor.execute(f"INSERT INTO {table} OVERRIDING SYSTEM VALUE SELECT * FROM {old}")  # noqa: S608
+    if max_id is not None:
+        cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), %s)", [max_id])
+    cursor.execute(f"DROP TABLE {old}")
+    for definition in indexes:
+        cursor.execute(definition)
+    for name, definition in keys:
+        cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+    for definition in triggers:
+        cursor.execute(definition)
+
+
+def index_names(cursor, index: str) -> set[str]:
+    """`index` and, on a partitioned table, the per-partition indexes attached to it."""
+    cursor.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(%s)",
+        [index],
+    )
+    return {index} | {row[0] for row in cursor.fetchall()}
+
+
+def convert_to_plain_table(cursor, table: str, *, primary_key: tuple[str, ...] = ("id",)) -> None:
+    """
+    The reverse of convert_to_monthly_partitions() (for migrating back): one plain table
+    again, same rows, indexes, foreign keys, checks and triggers, primary key `primary_key`.
+    """
+    table = _ident(table)
+    old = f"{table}_partitioned"
+    cursor.execute(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s"
+        " AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+        [table, table],
+    )
+    indexes = [row[0] for row in cursor.fetchall()]
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype IN ('f', 'u')",
+        [table],
+    )
+    keys = cursor.fetchall()
+    cursor.execute(
+        "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal", [table]
+    )
+    triggers = [row[0] for row in cursor.fetchall()]
+    cursor.execute(f"SELECT max(id) FROM {table}")  # noqa: S608
+    max_id = cursor.fetchone()[0]
+
+    cursor.execute(f"ALTER TABLE {table} RENAME TO {old}")
+    cursor.execute(f"ALTER TABLE {old} RENAME CONSTRAINT {table}_pkey TO {old}_pkey")
+    cursor.execute(
+        f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING IDENTITY,"
+        f" CONSTRAINT {table}_pkey PRIMARY KEY ({', '.join(_ident(c) for c in primary_key)}))"
     )
     cursor.execute(f"INSERT INTO {table} OVERRIDING SYSTEM VALUE SELECT * FROM {old}")  # noqa: S608
     if max_id is not None:

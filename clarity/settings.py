@@ -250,6 +250,12 @@ AUDIT_HMAC_KEY = _audit_key.encode()
 AUDIT_SEAL_INTERVAL = env.float("AUDIT_SEAL_INTERVAL", default=0.25)
 # PostgreSQL: monthly audit partitions created ahead (manage.py audit_partitions, and migrate).
 AUDIT_PARTITIONS_AHEAD = env.int("AUDIT_PARTITIONS_AHEAD", default=3)
+# An interaction's occurred_at may be at most this many days ahead of the server's clock
+# (client clock skew). On PostgreSQL the interaction log's months are kept ahead by the same
+# command, so the window must stay well inside AUDIT_PARTITIONS_AHEAD months.
+INTERACTION_MAX_FUTURE_DAYS = env.int("INTERACTION_MAX_FUTURE_DAYS", default=1)
+if not 0 <= INTERACTION_MAX_FUTURE_DAYS < 28 * AUDIT_PARTITIONS_AHEAD:
+    raise ImproperlyConfigured("INTERACTION_MAX_FUTURE_DAYS must be below AUDIT_PARTITIONS_AHEAD months.")
 # HIPAA keeps audit records six years: no month younger than this leaves the database
 # (manage.py audit_archive). Archived months go to files in AUDIT_ARCHIVE_DIR.
 AUDIT_RETENTION_MONTHS = env.int("AUDIT_RETENTION_MONTHS", default=72)

@@ -49,15 +49,18 @@ class InteractionLog(models.Model):
         ordering = ["-occurred_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(kind__in=Kind.values), name="interactions_interactionlog_kind_valid"),
-            models.UniqueConstraint(
-                fields=["actor", "idempotency_key"],
-                condition=models.Q(idempotency_key__isnull=False),
-                name="interactions_interactionlog_idempotency_unique",
-            ),
         ]
         indexes = [
             models.Index(fields=["patient", "-occurred_at", "-id"], name="interactions_patient_recent"),
             models.Index(fields=["twin", "-occurred_at"], name="interactions_twin_recent"),
+            # Not unique: on PostgreSQL the table is partitioned by month on occurred_at and
+            # a unique index would have to include it. Exactly-once is IdempotencyRecord's
+            # unique (actor, key), inserted in the same transaction as these rows.
+            models.Index(
+                fields=["actor", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="interactions_idempotency_key",
+            ),
         ]
 
     def __str__(self):

@@ -1,3 +1,7 @@
+import datetime
+
+from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -9,6 +13,9 @@ from .models import InteractionLog, Kind
 from .payloads import validate_payload
 
 MAX_BATCH = 1000
+# The accepted occurred_at window. On PostgreSQL every instant in it has a partition
+# (docs/scaling.md): the historic partition below, months kept ahead above.
+EARLIEST_OCCURRED_AT = datetime.datetime(1900, 1, 1, tzinfo=datetime.UTC)
 
 
 @extend_schema_field({"type": "object", "description": "At most 64 KiB of JSON; rules by kind in docs/domain.md."})
@@ -52,8 +59,18 @@ class InteractionCreateSerializer(StrictFieldsMixin, serializers.Serializer):
 
     kind = serializers.ChoiceField(choices=Kind.choices)
     payload = PayloadField()
-    occurred_at = AwareDateTimeField()
+    occurred_at = AwareDateTimeField(
+        help_text="Not before 1900-01-01T00:00:00Z, at most INTERACTION_MAX_FUTURE_DAYS (default 1) days ahead."
+    )
     twin = serializers.UUIDField(required=False, allow_null=True, help_text="One of this patient's twins.")
+
+    def validate_occurred_at(self, value):
+        if value < EARLIEST_OCCURRED_AT:
+            raise serializers.ValidationError("Must not be before 1900-01-01T00:00:00Z.")
+        days = settings.INTERACTION_MAX_FUTURE_DAYS
+        if value > timezone.now() + datetime.timedelta(days=days):
+            raise serializers.ValidationError(f"Must not be more than {days} day(s) in the future.")
+        return value
 
     def validate(self, attrs):
         errors = validate_payload(attrs["kind"], attrs["payload"])

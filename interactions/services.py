@@ -56,8 +56,9 @@ def interactions_create(
     another request); IntegrityError (409) for a conflict that is not a concurrent retry.
 
     Concurrent retries with one key: both transactions insert the same unique
-    (actor, idempotency_key) rows; on PostgreSQL the second waits on the unique index
-    until the first commits, then fails; it rolls back and replays the winner's response.
+    IdempotencyRecord (actor, key); on PostgreSQL the second waits on its unique index
+    until the first commits, then fails; it rolls back (its interaction rows with it) and
+    replays the winner's response.
     """
     try:
         with transaction.atomic():

@@ -9,8 +9,10 @@ from clarity.partitions import add_months, ensure_months, is_partitioned, month_
 
 TABLE = "audit_auditevent"
 COLUMN = "occurred_at"
-# Every monthly-partitioned table kept ahead by ensure_ahead().
-PARTITIONED = ((TABLE, COLUMN),)
+# Every monthly-partitioned table kept ahead by ensure_ahead(): the audit trail and the
+# interaction log (whose API refuses an occurred_at beyond INTERACTION_MAX_FUTURE_DAYS,
+# well inside the months kept ahead: it has no default partition).
+PARTITIONED = ((TABLE, COLUMN), ("interactions_interactionlog", "occurred_at"))
 
 
 def ensure_ahead(ahead: int | None = None, using: str = DEFAULT_DB_ALIAS) -> list[str]:
@@ -45,6 +47,15 @@ def audit_partitions(using: str = DEFAULT_DB_ALIAS):
         return []
     with connection.cursor() as cursor:
         return partitions(cursor, TABLE) if is_partitioned(cursor, TABLE) else []
+
+
+def interaction_partitions(using: str = DEFAULT_DB_ALIAS):
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        table = PARTITIONED[1][0]
+        return partitions(cursor, table) if is_partitioned(cursor, table) else []
 
 
 def after_migrate(sender, using=DEFAULT_DB_ALIAS, plan=None, **kwargs):

@@ -1,12 +1,13 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from clarity.audit.partitions import audit_partitions, default_partition_rows, ensure_ahead
+from clarity.audit.partitions import audit_partitions, default_partition_rows, ensure_ahead, interaction_partitions
 
 
 class Command(BaseCommand):
     help = (
-        "Create the audit trail's monthly partitions for this month and the next N (PostgreSQL). "
+        "Create the monthly partitions of the audit trail and the interaction log for this month "
+        "and the next N (PostgreSQL). "
         "Run daily from a scheduler; `migrate` also runs it. Rows that reached the default "
         "partition are moved into their month."
     )
@@ -25,6 +26,9 @@ class Command(BaseCommand):
             self.stdout.write(f"created {name}")
         names = [p.name for p in audit_partitions()]
         self.stdout.write(f"{len(names)} partition(s): {', '.join(names)}")
+        names = [p.name for p in interaction_partitions()]
+        if names:
+            self.stdout.write(f"interaction log: {len(names)} partition(s), {names[0]} to {names[-1]}")
         stray = default_partition_rows()
         if stray:
             raise CommandError(
