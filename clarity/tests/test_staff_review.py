@@ -399,7 +399,6 @@ def test_past_the_exact_limit_the_audit_list_shows_the_planners_estimate(
     cl = response.context["cl"]
     assert cl.paginator.estimated and 51 <= cl.result_count <= 4000
     assert all("LIMIT" in s for s in counts) and scans == []
-    assert any(q["sql"].startswith("EXPLAIN") for q in queries.captured_queries)
     # An estimate can overshoot: a page past the real end is empty, not an error redirect.
     assert past_the_end.status_code == 200 and list(past_the_end.context["cl"].result_list) == []
 
