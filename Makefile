@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run serve test test-browser chromium install env lint bench bench-replicas bench-scale soak clean
+.PHONY: run serve test test-browser chromium install env lint bench bench-replicas bench-scale bench-admin soak clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,12 @@ bench-replicas: install
 # Interactions page latency at 10^5, 10^6, 10^7 interactions for one patient, with EXPLAIN.
 bench-scale: install
 	$(PY) -m bench.run --scale $(BENCH_ARGS)
+
+# Staff-review list latency: 10,000 patients and 10^6 sealed audit events, production
+# server over HTTP, median of 5 per list (README "Staff review"). Needs a PostgreSQL
+# DATABASE_URL (default clarity_bench_admin, created and seeded once).
+bench-admin: install
+	$(PY) -m bench.admin_lists $(BENCH_ARGS)
 
 # Soak: 64 clients, mixed reads/lists/writes/batches against the production server on a
 # scratch PostgreSQL database (needs DATABASE_URL=postgres://...); fails on any error or
