@@ -8,7 +8,8 @@ mapped metadata, negotiates the compressed variant and marks hashed names immuta
 
 from django.contrib.staticfiles import apps
 from servestatic.middleware import ServeStaticMiddleware
-from servestatic.storage import CompressedManifestStaticFilesStorage, MissingFileError
+from servestatic.responders import MissingFileError  # what the middleware raises (storage has its own class)
+from servestatic.storage import CompressedManifestStaticFilesStorage
 
 
 class HashedStaticFilesStorage(CompressedManifestStaticFilesStorage):

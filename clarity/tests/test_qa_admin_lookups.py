@@ -26,3 +26,13 @@ def test_an_audited_admin_list_redirects_an_unknown_filter(admin_client, model):
 
     assert response.status_code == 302
     assert response["Location"].endswith("?e=1")
+
+
+def test_a_missing_static_file_is_a_404_under_debug_too(client, settings):
+    # ServeStatic raises its responders.MissingFileError for a missing file under DEBUG (a
+    # developer's 500 page any client could cause); make run serves with DEBUG on.
+    settings.DEBUG = True
+
+    response = client.get("/static/no-such-file.css")
+
+    assert response.status_code == 404
