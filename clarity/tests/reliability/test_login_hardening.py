@@ -22,6 +22,7 @@ pytestmark = pytest.mark.postgres_only
 PASSWORD = "a long enough passphrase 7"
 CONCURRENCY = 40
 IP_LIMIT = 8
+SMALL_POOL_IP_LIMIT = 4
 
 
 @pytest.fixture(scope="module")
@@ -114,10 +115,11 @@ def test_40_concurrent_wrong_passwords_for_one_account_evaluate_at_most_5(proxie
 
     assert set(statuses) <= {401, 429}, statuses
     assert 1 <= statuses.count(401) <= 5, statuses  # was 18-24 before the check and the count were serialised
-    # and the right password is now refused too
+    # and once 5 failures are counted the right password is refused too (attempts refused
+    # because another was being evaluated are not failures, so fewer than 5 may be counted)
     right = httpx.post(f"{proxied_server.url}/api/v1/auth/token/", json={"username": username, "password": PASSWORD},
                        headers={"X-Forwarded-For": _ip()}, timeout=30)  # fmt: skip
-    assert right.status_code == 429
+    assert right.status_code == (429 if statuses.count(401) == 5 else 200), (statuses, right.status_code)
 
 
 def test_11_wrong_and_1_right_together_never_accept_the_right_one_past_the_limit(proxied_server, direct_env):
@@ -150,6 +152,51 @@ def test_40_concurrent_wrong_logins_from_one_ip_evaluate_at_most_the_ip_limit(pr
 
     assert set(statuses) <= {401, 429}, statuses
     assert 1 <= statuses.count(401) <= IP_LIMIT, statuses
+
+
+@pytest.fixture(scope="module")
+def small_pool_server(direct_env, login_world):
+    # The production pool timeout (3 s), with 4 connections per worker: a burst of 40 logins
+    # from one address is ten times the pool. A per-IP limit of 4, so the few Argon2 hashes
+    # allowed do not starve 2 shared cores (CPU overload is shed with 503 by design).
+    env = {
+        **direct_env,
+        "TRUSTED_PROXIES": "127.0.0.1",
+        "LOGIN_FAILURE_LIMIT_IP": str(SMALL_POOL_IP_LIMIT),
+        "DATABASE_POOL_MAX": "4",
+    }
+    process = ServerProcess(env, workers=2).start()
+    yield process
+    process.close()
+
+
+def test_a_login_burst_larger_than_the_pool_from_one_ip_never_blocks_the_pool(
+    small_pool_server, direct_env, login_world
+):
+    # Before: each login waited on the account's and the IP's lock holding a pooled connection,
+    # so the burst took every connection: logins and an unrelated reader got 503 after 3 s.
+    accounts = [_account(direct_env, prefix="pool"), _account(direct_env, prefix="pool")]
+    bodies = [{"username": accounts[i % 2], "password": f"wrong guess {i:02d} xx"} for i in range(CONCURRENCY)]
+    token = {"Authorization": f"Bearer {login_world['tokens']['clinician']}"}
+    reads: list[int] = []
+    done = threading.Event()
+
+    def read():
+        with httpx.Client(base_url=small_pool_server.url, timeout=60) as client:
+            while not done.is_set():
+                reads.append(client.get("/api/v1/users/me/", headers=token).status_code)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        statuses = _together(small_pool_server.url, bodies, {"X-Forwarded-For": _ip()})
+    finally:
+        done.set()
+        reader.join()
+
+    assert set(statuses) <= {401, 429}, statuses
+    assert 1 <= statuses.count(401) <= SMALL_POOL_IP_LIMIT, statuses
+    assert reads and set(reads) == {200}, reads
 
 
 # --- 4. X-Forwarded-For only from TRUSTED_PROXIES ---------------------------------------
