@@ -41,26 +41,37 @@ class IssuedToken:
     token: ApiToken
 
 
-def _serialise_attempts(key: str, ip: str | None) -> None:
+def _claim_evaluation(key: str, ip: str | None) -> bool:
     """
-    Within the caller's transaction, wait until no other login for this account or IP is
-    between its lockout check and its reservation, so the two are one step for everyone:
-    at most the limit of passwords is ever checked per window, however many arrive at once.
+    Within the caller's transaction, make this login the only one for its account and its IP
+    between the lockout check and the reservation, so the two are one step for everyone: at
+    most the limit of passwords is ever checked per window, however many arrive at once.
+    False if another login for the account or the IP holds that step now.
 
-    PostgreSQL: transaction-scoped advisory locks on the account and on the IP, taken in one
-    order so two logins never wait on each other crosswise. SQLite: transactions begin
-    IMMEDIATE (settings), so this transaction already holds the database's write lock.
+    PostgreSQL: transaction-scoped advisory locks on the account and on the IP, only TRIED:
+    waiting for one would hold a pooled connection, and a burst from one address larger than
+    the pool would then take every connection and time out everyone's requests (503). The
+    caller refuses the attempt instead (at most one evaluation at a time per account and per
+    IP). SQLite: transactions begin IMMEDIATE (settings), so this one already holds the
+    database's write lock.
     """
     if connection.vendor != "postgresql":
-        return
+        return True
     names = sorted({f"account:{key}"} | ({f"ip:{ip}"} if ip else set()))
     with connection.cursor() as cursor:
         for name in names:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_LOGIN_LOCK_CLASS, name])
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [_LOGIN_LOCK_CLASS, name])
+            if not cursor.fetchone()[0]:
+                return False
+    return True
 
 
 # An arbitrary 32-bit constant naming "login attempts" in the advisory-lock space.
 _LOGIN_LOCK_CLASS = 0x4C4F4731
+
+# Retry-After (seconds) of a login refused because another for its account or IP is being
+# evaluated: that step is a few milliseconds, so the client may retry at once.
+_BUSY_RETRY_AFTER = 1
 
 
 def _lockout_remaining(username: str, ip: str | None, now) -> int:
@@ -118,6 +129,8 @@ def login_verify(*, username: str, password: str, ctx: AuditContext) -> User:
     Lockout: at most LOGIN_FAILURE_LIMIT_ACCOUNT attempts per account and
     LOGIN_FAILURE_LIMIT_IP per client IP are evaluated within LOGIN_LOCKOUT; after that
     LockedOut (with seconds to wait) until the newest counted attempt is LOGIN_LOCKOUT old.
+    At most one attempt per account and per IP is between its check and its count at a time;
+    one arriving meanwhile is refused at once (LockedOut, retry after 1 s), never queued.
     Each attempt is counted (a LoginFailure row, committed) BEFORE its password is hashed,
     and the count and that row are one serialised step, so concurrent attempts cannot all
     pass the check while the first hashes are still running; a right password deletes its row.
@@ -128,9 +141,11 @@ def login_verify(*, username: str, password: str, ctx: AuditContext) -> User:
     canonical = canonical_username(username)
     key = canonical[:150]  # the counter's key; no username is longer, so none is merged wrongly
     with transaction.atomic():
-        _serialise_attempts(key, ctx.ip)
         now = timezone.now()
-        remaining = _lockout_remaining(key, ctx.ip, now)
+        if _claim_evaluation(key, ctx.ip):
+            remaining = _lockout_remaining(key, ctx.ip, now)
+        else:
+            remaining = _BUSY_RETRY_AFTER
         if remaining > 0:
             account_id = User.objects.filter(username=canonical).values_list("pk", flat=True).first()
             audit_record(ctx, action=Action.LOGIN_FAILED, outcome=Outcome.DENIED, **_account_reference(account_id))
