@@ -6,6 +6,7 @@ An existing `.env` is left alone (only missing variables are appended).
 
 import base64
 import secrets
+import sys
 from pathlib import Path
 
 ENV_FILE = Path(__file__).resolve().parent.parent / ".env"
@@ -19,23 +20,24 @@ DEFAULTS = {
 }
 
 
-def main():
+def main(env_file: Path = ENV_FILE):
     existing = {}
-    if ENV_FILE.exists():
-        for line in ENV_FILE.read_text().splitlines():
+    if env_file.exists():
+        for line in env_file.read_text().splitlines():
             if "=" in line and not line.lstrip().startswith("#"):
                 key, _, value = line.partition("=")
                 existing[key.strip()] = value
     missing = {key: make() for key, make in DEFAULTS.items() if key not in existing}
     if missing:
-        with ENV_FILE.open("a") as fh:
+        with env_file.open("a") as fh:
             if not existing:
                 fh.write("# Local development settings written by `make run` (git-ignored).\n")
             for key, value in missing.items():
                 fh.write(f"{key}={value}\n")
-        ENV_FILE.chmod(0o600)
-        print(f"Wrote {', '.join(missing)} to {ENV_FILE.name}")
+        env_file.chmod(0o600)
+        print(f"Wrote {', '.join(missing)} to {env_file.name}")
 
 
 if __name__ == "__main__":
-    main()
+    # An optional path writes elsewhere (CI's migration gate uses a throwaway file).
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ENV_FILE)
