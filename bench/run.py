@@ -96,8 +96,10 @@ def ensure_database(database_url: str) -> None:
                 log(f"creating database {name}")
                 conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as exc:
-        sys.exit(f"[bench] PostgreSQL is not reachable at {parts.hostname}:{parts.port or 5432} ({exc.__class__.__name__}); "
-                 "start it or set DATABASE_URL=postgres://user@host:port/clarity_bench")
+        sys.exit(
+            f"[bench] PostgreSQL is not reachable at {parts.hostname}:{parts.port or 5432} ({exc.__class__.__name__}); "
+            "start it or set DATABASE_URL=postgres://user@host:port/clarity_bench"
+        )
 
 
 def require_wrk() -> None:
@@ -107,7 +109,9 @@ def require_wrk() -> None:
         subprocess.run(["apt-get", "update", "-qq"], check=False)
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
     if shutil.which("wrk") is None:
-        sys.exit("[bench] wrk is not installed: apt-get update && apt-get install -y wrk  (Debian/Ubuntu; brew install wrk on macOS)")
+        sys.exit(
+            "[bench] wrk is not installed: apt-get update && apt-get install -y wrk  (Debian/Ubuntu; brew install wrk on macOS)"
+        )
 
 
 def vacuum_audit(database_url: str) -> None:
@@ -156,7 +160,19 @@ class Server:
         self.log_path = DATA / "server.log"
         self.log_file = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "clarity.serve", "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "clarity.serve",
+                "--workers",
+                str(workers),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
             cwd=ROOT,
             env=env,
             stdout=self.log_file,
@@ -171,10 +187,16 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                sys.exit(f"[bench] the server exited with {self.proc.returncode}; see {self.log_path}:\n" + self.log_path.read_text()[-3000:])
+                sys.exit(
+                    f"[bench] the server exited with {self.proc.returncode}; see {self.log_path}:\n"
+                    + self.log_path.read_text()[-3000:]
+                )
             self.workers = self._children()
             try:
-                if len(self.workers) == workers and httpx.get(self.url + "/health/ready/", timeout=2).status_code == 200:
+                if (
+                    len(self.workers) == workers
+                    and httpx.get(self.url + "/health/ready/", timeout=2).status_code == 200
+                ):
                     return
             except httpx.HTTPError:
                 pass
@@ -237,13 +259,29 @@ class Server:
 
 
 # --- load ---------------------------------------------------------------------------
-def wrk(server: Server, token: str, script: str, args: list[str], *, duration: float, connections: int, threads: int) -> dict:
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "10s", "-s", str(LUA / script), server.url, "--", *args]
-    done = subprocess.run(cmd, env={**os.environ, "BENCH_TOKEN": token}, capture_output=True, text=True, timeout=duration + 120)
+def wrk(
+    server: Server, token: str, script: str, args: list[str], *, duration: float, connections: int, threads: int
+) -> dict:
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(duration))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA / script),
+        server.url,
+        "--",
+        *args,
+    ]
+    done = subprocess.run(
+        cmd, env={**os.environ, "BENCH_TOKEN": token}, capture_output=True, text=True, timeout=duration + 120
+    )
     server.drain()
     for line in done.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
-            return json.loads(line[len("BENCH_JSON "):])
+            return json.loads(line[len("BENCH_JSON ") :])
     raise RuntimeError(f"wrk gave no summary (exit {done.returncode}): {(done.stdout + done.stderr).strip()[-800:]}")
 
 
@@ -284,14 +322,24 @@ def scenario(server, token, name, title, script, args, *, warmup, duration, runs
     results = []
     for index in range(runs):
         result = measured_run(server, token, script, args, duration=duration, connections=connections, threads=threads)
-        log(f"  run {index + 1}: {result['rps']} req/s, p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
-            f"errors {result['errors']}, {result['cpu_ms_per_request']} CPU ms/req, split {result['connection_split']}")
+        log(
+            f"  run {index + 1}: {result['rps']} req/s, p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
+            f"errors {result['errors']}, {result['cpu_ms_per_request']} CPU ms/req, split {result['connection_split']}"
+        )
         results.append(result)
     median = {
-        key: statistics.median(r[key] for r in results if r[key] is not None) if any(r[key] is not None for r in results) else 0.0
+        key: statistics.median(r[key] for r in results if r[key] is not None)
+        if any(r[key] is not None for r in results)
+        else 0.0
         for key in ("rps", "p50_ms", "p99_ms", "cpu_ms_per_request")
     }
-    return {"name": name, "title": title, "runs": results, "median": median, "errors": sum(r["errors"] for r in results)}
+    return {
+        "name": name,
+        "title": title,
+        "runs": results,
+        "median": median,
+        "errors": sum(r["errors"] for r in results),
+    }
 
 
 # --- helpers in-process (Django) -------------------------------------------------------
@@ -317,7 +365,9 @@ def bench_token(server: Server) -> str:
     user = User.objects.get(username=CLINICIAN)
     user.set_password(password)
     user.save(update_fields=["password"])
-    response = httpx.post(server.url + "/api/v1/auth/token/", json={"username": CLINICIAN, "password": password}, timeout=10)
+    response = httpx.post(
+        server.url + "/api/v1/auth/token/", json={"username": CLINICIAN, "password": password}, timeout=10
+    )
     response.raise_for_status()
     return response.json()["token"]
 
@@ -427,7 +477,12 @@ def export_run(server: Server, token: str, patient_id: str, expected: int) -> di
     sampler.start()
     chunks = []
     started = time.perf_counter()
-    with httpx.stream("GET", f"{server.url}/api/v1/patients/{patient_id}/export/", headers={"Authorization": f"Bearer {token}"}, timeout=600) as response:
+    with httpx.stream(
+        "GET",
+        f"{server.url}/api/v1/patients/{patient_id}/export/",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=600,
+    ) as response:
         status = response.status_code
         for chunk in response.iter_bytes():
             chunks.append(chunk)
@@ -445,7 +500,11 @@ def export_run(server: Server, token: str, patient_id: str, expected: int) -> di
         "bytes": len(body),
         "interactions": interactions,
         "complete": interactions == expected,
-        "rss_mb": {"before": round(before[pid] / 1024, 1), "peak": round(peak[pid] / 1024, 1), "after": round(after[pid] / 1024, 1)},
+        "rss_mb": {
+            "before": round(before[pid] / 1024, 1),
+            "peak": round(peak[pid] / 1024, 1),
+            "after": round(after[pid] / 1024, 1),
+        },
         "rss_growth_mb": round((peak[pid] - before[pid]) / 1024, 1),
     }
 
@@ -475,10 +534,16 @@ def markdown(report: dict) -> str:
             continue
         median = item["median"]
         rps_target, p99_target = TARGETS.get(item["name"], (None, None))
-        rps = f"{median['rps']:,.0f}" + (f" {_mark(median['rps'] >= rps_target)} (≥ {rps_target})" if rps_target else "")
-        p99 = f"{median['p99_ms']:.1f}" + (f" {_mark(median['p99_ms'] <= p99_target)} (≤ {p99_target})" if p99_target else "")
+        rps = f"{median['rps']:,.0f}" + (
+            f" {_mark(median['rps'] >= rps_target)} (≥ {rps_target})" if rps_target else ""
+        )
+        p99 = f"{median['p99_ms']:.1f}" + (
+            f" {_mark(median['p99_ms'] <= p99_target)} (≤ {p99_target})" if p99_target else ""
+        )
         errors = f"{item['errors']} {_mark(item['errors'] == 0)}"
-        lines.append(f"| {item['title']} | {rps} | {median['p50_ms']:.1f} | {p99} | {errors} | {median['cpu_ms_per_request']:.2f} | {_split(item['runs'])} |")
+        lines.append(
+            f"| {item['title']} | {rps} | {median['p50_ms']:.1f} | {p99} | {errors} | {median['cpu_ms_per_request']:.2f} | {_split(item['runs'])} |"
+        )
     export = report.get("export")
     if export and not export.get("skipped"):
         lines += [
@@ -490,7 +555,9 @@ def markdown(report: dict) -> str:
         growth = export["max_rss_growth_mb"]
         lines.append(
             f"| {export['title']} | {export['median_seconds']:.2f} | {run['bytes'] / 1e6:.1f} MB | "
-            + "; ".join(f"{r['rss_mb']['before']} → {r['rss_mb']['peak']} → {r['rss_mb']['after']}" for r in export["runs"])
+            + "; ".join(
+                f"{r['rss_mb']['before']} → {r['rss_mb']['peak']} → {r['rss_mb']['after']}" for r in export["runs"]
+            )
             + f" | {growth} MB {_mark(growth < EXPORT_RSS_LIMIT_MB)} (< {EXPORT_RSS_LIMIT_MB}) | "
             + f"{_mark(all(r['complete'] for r in export['runs']))} {run['interactions']:,} interactions |"
         )
@@ -545,8 +612,12 @@ def scale_markdown(report: dict) -> str:
 
 
 def _meta(args, workers) -> dict:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     return {
         "started": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit + ("+dirty" if dirty else ""),
@@ -588,8 +659,18 @@ def run_load(args, server: Server, token: str) -> None:
         deep_path = f"/api/v1/patients/{heavy}/interactions/?page_size=50&cursor={deep_cursor(heavy, args.heavy // 2)}"
         check_page(server, token, deep_path)
         plan += [
-            ("interactions_first", "GET /patients/{id}/interactions/?page_size=50 (first page)", "panel_get.lua", [str(ids_file), "interactions/?page_size=50"]),
-            ("interactions_deep", f"GET interactions, deep page (row {args.heavy // 2:,} of {args.heavy:,})", "get.lua", [deep_path]),
+            (
+                "interactions_first",
+                "GET /patients/{id}/interactions/?page_size=50 (first page)",
+                "panel_get.lua",
+                [str(ids_file), "interactions/?page_size=50"],
+            ),
+            (
+                "interactions_deep",
+                f"GET interactions, deep page (row {args.heavy // 2:,} of {args.heavy:,})",
+                "get.lua",
+                [deep_path],
+            ),
             ("interactions_post_1", "POST one interaction", "interactions_post.lua", [str(ids_file), "0"]),
             ("interactions_post_100", "POST a batch of 100", "interactions_post.lua", [str(ids_file), "100"]),
             ("interactions_post_1000", "POST a batch of 1,000", "interactions_post.lua", [str(ids_file), "1000"]),
@@ -602,7 +683,9 @@ def run_load(args, server: Server, token: str) -> None:
         report["scenarios"].append(scenario(server, token, name, title, script, script_args, **common))
     if not have_interactions:
         for name, title in (("interactions_*", "interactions pages and POSTs"),):
-            report["scenarios"].append({"name": name, "title": title, "skipped": "no interactions endpoint in this build"})
+            report["scenarios"].append(
+                {"name": name, "title": title, "skipped": "no interactions endpoint in this build"}
+            )
     if not have_interactions:
         report["export"] = {"skipped": "no export endpoint in this build"}
     elif not only or "export" in only:
@@ -610,7 +693,9 @@ def run_load(args, server: Server, token: str) -> None:
         log(f"export of {expected:,} interactions: {args.runs} runs")
         runs = [export_run(server, token, heavy, expected) for _ in range(args.runs)]
         for run in runs:
-            log(f"  {run['status']} in {run['seconds']} s, {run['bytes']:,} bytes, RSS growth {run['rss_growth_mb']} MB")
+            log(
+                f"  {run['status']} in {run['seconds']} s, {run['bytes']:,} bytes, RSS growth {run['rss_growth_mb']} MB"
+            )
         report["export"] = {
             "title": f"GET /patients/{{id}}/export/ ({expected:,} interactions)",
             "runs": runs,
@@ -643,7 +728,8 @@ def run_scale(args, server: Server, token: str) -> None:
         }
         report["sizes"].append(item)
     report["ratio"] = {
-        which: max(i[which]["median"]["p50_ms"] for i in report["sizes"]) / min(i[which]["median"]["p50_ms"] for i in report["sizes"])
+        which: max(i[which]["median"]["p50_ms"] for i in report["sizes"])
+        / min(i[which]["median"]["p50_ms"] for i in report["sizes"])
         for which in ("first", "deep")
     }
     report["query_ratio"] = {
@@ -655,10 +741,22 @@ def run_scale(args, server: Server, token: str) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", action="store_true", help="the scale run (10^5..10^7 interactions for one patient) instead of the load run")
-    parser.add_argument("--scale-sizes", default="1e5,1e6,1e7", help="interaction counts for --scale (drop 1e7 to skip its few minutes of seeding)")
-    parser.add_argument("--warmup", type=float, default=None, help="warm-up seconds per scenario (default 5; 2 with --scale)")
-    parser.add_argument("--duration", type=float, default=None, help="seconds per measured run (default 20; 10 with --scale)")
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="the scale run (10^5..10^7 interactions for one patient) instead of the load run",
+    )
+    parser.add_argument(
+        "--scale-sizes",
+        default="1e5,1e6,1e7",
+        help="interaction counts for --scale (drop 1e7 to skip its few minutes of seeding)",
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=None, help="warm-up seconds per scenario (default 5; 2 with --scale)"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=None, help="seconds per measured run (default 20; 10 with --scale)"
+    )
     parser.add_argument("--runs", type=int, default=3, help="measured runs per scenario; the median is reported")
     parser.add_argument("--only", default="", help="comma-separated scenario names (and/or 'export')")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
@@ -666,7 +764,9 @@ def main(argv=None) -> None:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--panel", type=int, default=2_000)
     parser.add_argument("--interactions", type=int, default=1_000_000)
-    parser.add_argument("--heavy", type=int, default=100_000, help="interactions of the one patient used for deep pages and the export")
+    parser.add_argument(
+        "--heavy", type=int, default=100_000, help="interactions of the one patient used for deep pages and the export"
+    )
     args = parser.parse_args(argv)
     args.warmup = args.warmup if args.warmup is not None else (2.0 if args.scale else 5.0)
     args.duration = args.duration if args.duration is not None else (10.0 if args.scale else 20.0)

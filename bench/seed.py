@@ -26,8 +26,50 @@ HEAVY_MRN = "BENCH-HEAVY"
 SCALE_MRN = "BENCH-SCALE-{}"
 CHUNK = 1_000_000
 
-GIVEN = ["Ada", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lea", "Milo", "Nia", "Omar", "Pia", "Rex", "Sol", "Tara", "Uma"]
-FAMILY = ["Abbott", "Baker", "Chen", "Diaz", "Evans", "Fischer", "Garcia", "Haas", "Ito", "Jones", "Kim", "Lopez", "Meyer", "Novak", "Okafor", "Patel", "Quinn", "Rossi", "Silva", "Tan"]
+GIVEN = [
+    "Ada",
+    "Ben",
+    "Cleo",
+    "Dev",
+    "Eli",
+    "Fay",
+    "Gus",
+    "Hana",
+    "Ivo",
+    "Jun",
+    "Kai",
+    "Lea",
+    "Milo",
+    "Nia",
+    "Omar",
+    "Pia",
+    "Rex",
+    "Sol",
+    "Tara",
+    "Uma",
+]
+FAMILY = [
+    "Abbott",
+    "Baker",
+    "Chen",
+    "Diaz",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Haas",
+    "Ito",
+    "Jones",
+    "Kim",
+    "Lopez",
+    "Meyer",
+    "Novak",
+    "Okafor",
+    "Patel",
+    "Quinn",
+    "Rossi",
+    "Silva",
+    "Tan",
+]
 
 
 def _log(message):
@@ -66,7 +108,9 @@ def _clinician(username):
 
     user = User.objects.filter(username=username).first()
     if user is None:
-        user = User.objects.create_user(username=username, email=f"{username}@bench.invalid", role="clinician", password=None)
+        user = User.objects.create_user(
+            username=username, email=f"{username}@bench.invalid", role="clinician", password=None
+        )
     return user
 
 
@@ -101,7 +145,9 @@ def seed_main(*, patients: int, panel: int, interactions: int, heavy: int) -> No
         _log(f"reusing seeded data: {wanted}")
         return
     if have is not None:
-        raise SystemExit(f"bench database already seeded with {have}; drop it (dropdb clarity_bench) to reseed at {wanted}")
+        raise SystemExit(
+            f"bench database already seeded with {have}; drop it (dropdb clarity_bench) to reseed at {wanted}"
+        )
     started = time.monotonic()
     clinician = _clinician(CLINICIAN)
     other = _clinician(OTHER)
@@ -136,7 +182,9 @@ def seed_main(*, patients: int, panel: int, interactions: int, heavy: int) -> No
         _log(f"care teams: {panel:,} for {CLINICIAN}")
         cursor.execute("SELECT id FROM patients_patient WHERE mrn = %s", [HEAVY_MRN])
         heavy_id = cursor.fetchone()[0]
-        _insert_interactions(cursor, patient_sql=f"'{heavy_id}'::uuid", count=heavy, actor_id=clinician.pk, label="heavy patient")
+        _insert_interactions(
+            cursor, patient_sql=f"'{heavy_id}'::uuid", count=heavy, actor_id=clinician.pk, label="heavy patient"
+        )
         cursor.execute(
             "CREATE TEMP TABLE bench_numbered ON COMMIT DROP AS "
             "SELECT id, (row_number() OVER (ORDER BY mrn)) - 1 AS n FROM patients_patient "
@@ -177,7 +225,9 @@ def seed_scale_patient(count: int) -> str:
                 "VALUES (%s, %s, 'primary', now()) ON CONFLICT DO NOTHING",
                 [patient_id, clinician.pk],
             )
-            _insert_interactions(cursor, patient_sql=f"'{patient_id}'::uuid", count=count, actor_id=clinician.pk, label=mrn)
+            _insert_interactions(
+                cursor, patient_sql=f"'{patient_id}'::uuid", count=count, actor_id=clinician.pk, label=mrn
+            )
             _set_marker(cursor, name, {"patient": str(patient_id), "interactions": count})
         _analyze()
         _log(f"{mrn} seeded in {time.monotonic() - started:.0f} s")

@@ -51,8 +51,7 @@ def append_only_sql(table: str, *, sealable_columns: tuple[str, ...] = (), other
         )
     else:
         sqlite_update = (
-            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
-            f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} BEGIN SELECT RAISE(ABORT, '{message}'); END"
         )
         pg_allow = ""
     return {
@@ -92,7 +91,9 @@ def append_only(table: str, **kwargs):
     )
 
 
-def row_check_sql(table: str, name: str, *, when_sqlite: str, when_postgresql: str, message: str, columns: str = "") -> dict:
+def row_check_sql(
+    table: str, name: str, *, when_sqlite: str, when_postgresql: str, message: str, columns: str = ""
+) -> dict:
     """
     Statements refusing an INSERT or UPDATE (of `columns`, comma-separated, or any column)
     whose new row makes `when_*` true, per vendor: {"sqlite": (create, drop), ...}. For

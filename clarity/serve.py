@@ -136,7 +136,9 @@ def serve(*, workers: int, host: str, port: int, graceful_timeout: int, log_leve
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clarity.serve", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPU count)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPU count)"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--graceful-timeout", type=int, default=30, help="seconds in-flight requests get on shutdown")

@@ -273,7 +273,9 @@ PHI_ENCRYPTION_KEYS = env.str("PHI_ENCRYPTION_KEYS", default="")
 _blind_key = env.str("PHI_BLIND_INDEX_KEY", default="")
 if not PHI_ENCRYPTION_KEYS or not _blind_key:
     if not TESTING:
-        raise ImproperlyConfigured("PHI_ENCRYPTION_KEYS and PHI_BLIND_INDEX_KEY are required (make run writes development keys to .env).")
+        raise ImproperlyConfigured(
+            "PHI_ENCRYPTION_KEYS and PHI_BLIND_INDEX_KEY are required (make run writes development keys to .env)."
+        )
     PHI_ENCRYPTION_KEYS = PHI_ENCRYPTION_KEYS or "test1:" + "dGVzdC1vbmx5LXBoaS1rZXktMzItYnl0ZXMtbG9uZyE="
     _blind_key = _blind_key or "test-only-blind-index-key"
 PHI_BLIND_INDEX_KEY = _blind_key.encode()
@@ -384,6 +386,10 @@ LOGGING = {
         # Django's request logger prints the request path and exception text; our
         # structured request log replaces it.
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
-        "clarity.access": {"handlers": ["console"], "level": env.str("ACCESS_LOG_LEVEL", default="INFO"), "propagate": False},
+        "clarity.access": {
+            "handlers": ["console"],
+            "level": env.str("ACCESS_LOG_LEVEL", default="INFO"),
+            "propagate": False,
+        },
     },
 }

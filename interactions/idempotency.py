@@ -23,7 +23,11 @@ class IdempotencyKey:
 
 
 def _invalid():
-    return Problem(400, "The Idempotency-Key header is invalid.", errors={HEADER: [f"Must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."]})
+    return Problem(
+        400,
+        "The Idempotency-Key header is invalid.",
+        errors={HEADER: [f"Must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."]},
+    )
 
 
 def idempotency_key_from(request) -> str | None:

@@ -48,7 +48,9 @@ class InteractionLog(models.Model):
         verbose_name_plural = "interaction log"
         ordering = ["-occurred_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(kind__in=Kind.values), name="interactions_interactionlog_kind_valid"),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=Kind.values), name="interactions_interactionlog_kind_valid"
+            ),
         ]
         indexes = [
             models.Index(fields=["patient", "-occurred_at", "-id"], name="interactions_patient_recent"),

@@ -137,7 +137,9 @@ def _audit(ctx: AuditContext, action: str, patient_id, ids: list[int]) -> None:
     if len(reference) <= AuditEvent._meta.get_field("resource_id").max_length:
         audit_record(ctx, action=action, resource_type="interaction", resource_id=reference, patient_id=patient_id)
     else:
-        audit_record_many(ctx, action=action, resource_type="interaction", items=[(row_id, patient_id) for row_id in ids])
+        audit_record_many(
+            ctx, action=action, resource_type="interaction", items=[(row_id, patient_id) for row_id in ids]
+        )
 
 
 def id_ranges(ids: list[int]) -> str:

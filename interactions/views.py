@@ -202,8 +202,10 @@ class PatientExportView(ApiView):
             audit_record(ctx, action=Action.EXPORT, resource_type="patient", resource_id=pk, patient_id=pk)
             up_to_id = export_upper_bound(pk)
         patient = access.patient
-        twins = DigitalTwin.objects.filter(patient=patient).order_by("created_at", "id").prefetch_related(
-            Prefetch("revisions", queryset=TwinRevision.objects.order_by("-version"))
+        twins = (
+            DigitalTwin.objects.filter(patient=patient)
+            .order_by("created_at", "id")
+            .prefetch_related(Prefetch("revisions", queryset=TwinRevision.objects.order_by("-version")))
         )
         head = {
             "patient": PatientSerializer(patient).data,

@@ -39,7 +39,10 @@ class PatientAccess(NamedTuple):
         """Raise Forbidden (403) unless the caller's access level is in `allowed`."""
         if self.level not in allowed:
             raise Forbidden(
-                resource_type="patient", resource_id=self.patient.pk, patient_id=self.patient.pk, break_glass=self.break_glass
+                resource_type="patient",
+                resource_id=self.patient.pk,
+                patient_id=self.patient.pk,
+                break_glass=self.break_glass,
             )
 
 
@@ -49,9 +52,7 @@ def patients_visible_to(user):
     if user.role == "admin":
         return queryset
     if user.role == "clinician":
-        return queryset.filter(
-            Exists(CareTeamMembership.objects.filter(patient=OuterRef("pk"), clinician=user))
-        )
+        return queryset.filter(Exists(CareTeamMembership.objects.filter(patient=OuterRef("pk"), clinician=user)))
     if user.role == "patient":
         return queryset.filter(user=user)
     return queryset.none()

@@ -93,13 +93,22 @@ class PatientWriteFields(serializers.Serializer):
     date_of_birth = serializers.DateField(validators=[_validate_dob])
     sex = serializers.ChoiceField(choices=Sex.choices, required=False)
     email = serializers.EmailField(max_length=254, required=False, allow_null=True)
-    phone = serializers.RegexField(E164, max_length=16, required=False, allow_null=True, error_messages={"invalid": "Must be an E.164 number such as +14155550123."})
+    phone = serializers.RegexField(
+        E164,
+        max_length=16,
+        required=False,
+        allow_null=True,
+        error_messages={"invalid": "Must be an E.164 number such as +14155550123."},
+    )
     address = serializers.CharField(max_length=1000, required=False, allow_null=True, allow_blank=True)
     user = serializers.UUIDField(required=False, allow_null=True)
 
 
 class PatientCreateSerializer(StrictFieldsMixin, PatientWriteFields):
-    mrn = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}\Z", error_messages={"invalid": "Letters, digits and . _ / - only, at most 64."})
+    mrn = serializers.RegexField(
+        r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}\Z",
+        error_messages={"invalid": "Letters, digits and . _ / - only, at most 64."},
+    )
     primary_clinician = serializers.UUIDField(required=False, allow_null=True)
 
 

@@ -1,6 +1,5 @@
 """Writes for patients and care teams. Each is one transaction including its audit event."""
 
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -47,7 +46,9 @@ def patient_create(*, actor: User, data: dict, primary_clinician_id=None, ctx: A
     data = dict(data)
     if actor.role == "clinician":
         if primary_clinician_id is not None and str(primary_clinician_id) != str(actor.pk):
-            raise ValidationError({"primary_clinician": ["A clinician creating a patient becomes its primary clinician."]})
+            raise ValidationError(
+                {"primary_clinician": ["A clinician creating a patient becomes its primary clinician."]}
+            )
         primary = actor
     else:
         if primary_clinician_id is None:
@@ -64,7 +65,9 @@ def patient_create(*, actor: User, data: dict, primary_clinician_id=None, ctx: A
         with transaction.atomic():
             patient.save(force_insert=True)
             CareTeamMembership.objects.create(patient=patient, clinician=primary, role=CareTeamRole.PRIMARY)
-            audit_record(ctx, action=Action.CREATE, resource_type="patient", resource_id=patient.pk, patient_id=patient.pk)
+            audit_record(
+                ctx, action=Action.CREATE, resource_type="patient", resource_id=patient.pk, patient_id=patient.pk
+            )
             if patient.user_id is not None:
                 _audit_login_link(ctx, patient, previous=None)
     except IntegrityError:
@@ -116,7 +119,9 @@ def _audit_login_link(ctx: AuditContext, patient: Patient, *, previous) -> None:
     if previous is not None:
         audit_record(ctx, action=Action.DELETE, resource_type=LOGIN_LINK, resource_id=previous, patient_id=patient.pk)
     if patient.user_id is not None:
-        audit_record(ctx, action=Action.CREATE, resource_type=LOGIN_LINK, resource_id=patient.user_id, patient_id=patient.pk)
+        audit_record(
+            ctx, action=Action.CREATE, resource_type=LOGIN_LINK, resource_id=patient.user_id, patient_id=patient.pk
+        )
 
 
 def patient_deactivate(*, actor: User, patient_id, if_match: IfMatch | None, ctx: AuditContext) -> Patient:
@@ -146,14 +151,19 @@ def care_team_add(*, actor: User, patient_id, clinician_id, role: str, ctx: Audi
         clinician = _clinician(clinician_id, "clinician")
         if CareTeamMembership.objects.filter(patient=patient, clinician=clinician).exists():
             raise Conflict("This clinician is already on the care team.", field="clinician")
-        if role == CareTeamRole.PRIMARY and CareTeamMembership.objects.filter(patient=patient, role=CareTeamRole.PRIMARY).exists():
+        if (
+            role == CareTeamRole.PRIMARY
+            and CareTeamMembership.objects.filter(patient=patient, role=CareTeamRole.PRIMARY).exists()
+        ):
             raise Conflict("The patient already has a primary clinician.", field="role")
         try:
             with transaction.atomic():
                 membership = CareTeamMembership.objects.create(patient=patient, clinician=clinician, role=role)
         except IntegrityError:
             raise Conflict("The care team changed concurrently; retry.", field="clinician") from None
-        audit_record(ctx, action=Action.CREATE, resource_type="care_team", resource_id=clinician.pk, patient_id=patient.pk)
+        audit_record(
+            ctx, action=Action.CREATE, resource_type="care_team", resource_id=clinician.pk, patient_id=patient.pk
+        )
     return membership
 
 
@@ -171,7 +181,9 @@ def care_team_remove(*, actor: User, patient_id, clinician_id, ctx: AuditContext
         if membership.role == CareTeamRole.PRIMARY:
             raise Conflict("The primary clinician cannot be removed; a patient always has one.", field="clinician")
         membership.delete()
-        audit_record(ctx, action=Action.DELETE, resource_type="care_team", resource_id=clinician_id, patient_id=access.patient.pk)
+        audit_record(
+            ctx, action=Action.DELETE, resource_type="care_team", resource_id=clinician_id, patient_id=access.patient.pk
+        )
 
 
 def break_glass_grant(*, actor: User, patient_id, reason: str, ctx: AuditContext) -> BreakGlassGrant:
@@ -221,5 +233,3 @@ def break_glass_grant(*, actor: User, patient_id, reason: str, ctx: AuditContext
             break_glass=True,
         )
     return grant
-
-

@@ -31,7 +31,6 @@ PATIENT_PAGES = KeysetPaginator(["family_name", "given_name", "id"])
 CARE_TEAM_PAGES = KeysetPaginator(["created_at", "id"])
 
 
-
 def patient_response(patient, status_code=200, headers=None):
     response = Response(patient_representation(patient), status=status_code, headers=headers)
     response["ETag"] = etag_for(patient.version)
@@ -84,7 +83,10 @@ class PatientListView(ApiView):
         with transaction.atomic():
             rows, next_url, previous_url = PATIENT_PAGES.paginate(with_care_team(queryset), request)
             audit_record_many(
-                self.audit_context(request), action=Action.LIST, resource_type="patient", items=[(p.pk, p.pk) for p in rows]
+                self.audit_context(request),
+                action=Action.LIST,
+                resource_type="patient",
+                items=[(p.pk, p.pk) for p in rows],
             )
         results = [patient_representation(patient) for patient in rows]
         return Response({"results": results, "next": next_url, "previous": previous_url})
@@ -95,7 +97,9 @@ class PatientListView(ApiView):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         primary = data.pop("primary_clinician", None)
-        patient = services.patient_create(actor=user, data=data, primary_clinician_id=primary, ctx=self.audit_context(request))
+        patient = services.patient_create(
+            actor=user, data=data, primary_clinician_id=primary, ctx=self.audit_context(request)
+        )
         patient = with_care_team(Patient.objects).get(pk=patient.pk)
         location = request.build_absolute_uri(f"/api/v1/patients/{patient.pk}/")
         return patient_response(patient, status.HTTP_201_CREATED, headers={"Location": location})
@@ -145,14 +149,20 @@ class PatientDetailView(ApiView):
         serializer = PatientUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.patient_update(
-            actor=request.user, patient_id=pk, data=serializer.validated_data, if_match=if_match, ctx=self.audit_context(request)
+            actor=request.user,
+            patient_id=pk,
+            data=serializer.validated_data,
+            if_match=if_match,
+            ctx=self.audit_context(request),
         )
         patient = with_care_team(Patient.objects.all()).get(pk=pk)
         return patient_response(patient)
 
     def destroy(self, request, pk):
         if_match = parse_if_match(request)
-        services.patient_deactivate(actor=request.user, patient_id=pk, if_match=if_match, ctx=self.audit_context(request))
+        services.patient_deactivate(
+            actor=request.user, patient_id=pk, if_match=if_match, ctx=self.audit_context(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -182,9 +192,13 @@ class CareTeamView(ApiView):
         with transaction.atomic():
             access = patient_access_for(request.user, pk)
             ctx.break_glass = access.break_glass
-            rows, next_url, previous_url = CARE_TEAM_PAGES.paginate(CareTeamMembership.objects.filter(patient_id=pk), request)
+            rows, next_url, previous_url = CARE_TEAM_PAGES.paginate(
+                CareTeamMembership.objects.filter(patient_id=pk), request
+            )
             audit_record(ctx, action=Action.LIST, resource_type="care_team", resource_id=pk, patient_id=pk)
-        return Response({"results": CareTeamMemberSerializer(rows, many=True).data, "next": next_url, "previous": previous_url})
+        return Response(
+            {"results": CareTeamMemberSerializer(rows, many=True).data, "next": next_url, "previous": previous_url}
+        )
 
     def create(self, request, pk):
         serializer = CareTeamAddSerializer(data=request.data)
@@ -208,7 +222,9 @@ class CareTeamMemberView(ApiView):
         return await self.run(self.destroy, request, pk, clinician_id)
 
     def destroy(self, request, pk, clinician_id):
-        services.care_team_remove(actor=request.user, patient_id=pk, clinician_id=clinician_id, ctx=self.audit_context(request))
+        services.care_team_remove(
+            actor=request.user, patient_id=pk, clinician_id=clinician_id, ctx=self.audit_context(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -229,6 +245,9 @@ class BreakGlassView(ApiView):
         serializer = BreakGlassRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         grant = services.break_glass_grant(
-            actor=request.user, patient_id=pk, reason=serializer.validated_data["reason"], ctx=self.audit_context(request)
+            actor=request.user,
+            patient_id=pk,
+            reason=serializer.validated_data["reason"],
+            ctx=self.audit_context(request),
         )
         return Response({"expires_at": grant.expires_at}, status=status.HTTP_201_CREATED)

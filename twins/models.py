@@ -63,7 +63,9 @@ class DigitalTwin(models.Model):
             models.CheckConstraint(
                 condition=models.Q(twin_type__in=TwinType.values), name="twins_digitaltwin_twin_type_valid"
             ),
-            models.CheckConstraint(condition=models.Q(status__in=TwinStatus.values), name="twins_digitaltwin_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=TwinStatus.values), name="twins_digitaltwin_status_valid"
+            ),
             models.CheckConstraint(condition=models.Q(version__gte=1), name="twins_digitaltwin_version_positive"),
             models.CheckConstraint(condition=~models.Q(name=""), name="twins_digitaltwin_name_required"),
         ]

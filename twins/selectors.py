@@ -27,7 +27,10 @@ class TwinAccess(NamedTuple):
         """Raise Forbidden (403) unless the caller's access level is in `allowed`."""
         if self.level not in allowed:
             raise Forbidden(
-                resource_type="twin", resource_id=self.twin.pk, patient_id=self.twin.patient_id, break_glass=self.break_glass
+                resource_type="twin",
+                resource_id=self.twin.pk,
+                patient_id=self.twin.patient_id,
+                break_glass=self.break_glass,
             )
 
 
@@ -74,7 +77,10 @@ def twin_access_for(user, twin_id, *, lock: bool = False) -> TwinAccess:
         sql += " FOR UPDATE OF t"
     user_id = pk.get_db_prep_value(user.pk, connection)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    twin = next(iter(DigitalTwin.objects.raw(sql, [user_id, user_id, now, user_id, pk.get_db_prep_value(twin_id, connection)])), None)
+    twin = next(
+        iter(DigitalTwin.objects.raw(sql, [user_id, user_id, now, user_id, pk.get_db_prep_value(twin_id, connection)])),
+        None,
+    )
     if twin is None:
         raise OutOfScope("twin", twin_id)
     if user.role == Role.ADMIN:

@@ -45,7 +45,9 @@ class ConfigurationField(serializers.JSONField):
     """A twin configuration: any JSON here; its schema is checked by the service."""
 
 
-@extend_schema_field({"nullable": True, "description": "The latest computed state, written by the modelling engine: any JSON, or null."})
+@extend_schema_field(
+    {"nullable": True, "description": "The latest computed state, written by the modelling engine: any JSON, or null."}
+)
 class StateField(serializers.JSONField):
     pass
 

@@ -31,13 +31,17 @@ def _check_configuration(configuration) -> None:
 
 
 def _live_twin_exists(*, patient_id, twin_type, exclude_pk=None) -> bool:
-    queryset = DigitalTwin.objects.filter(patient_id=patient_id, twin_type=twin_type).exclude(status=TwinStatus.ARCHIVED)
+    queryset = DigitalTwin.objects.filter(patient_id=patient_id, twin_type=twin_type).exclude(
+        status=TwinStatus.ARCHIVED
+    )
     if exclude_pk is not None:
         queryset = queryset.exclude(pk=exclude_pk)
     return queryset.exists()
 
 
-def twin_create(*, actor: User, patient_id, name: str, twin_type: str, configuration: dict, ctx: AuditContext) -> DigitalTwin:
+def twin_create(
+    *, actor: User, patient_id, name: str, twin_type: str, configuration: dict, ctx: AuditContext
+) -> DigitalTwin:
     """
     Create a twin (status `initializing`, version 1) and its revision 1.
     Raises OutOfScope (404), Forbidden (403: researcher, patient, break-glass),
@@ -68,8 +72,12 @@ def twin_create(*, actor: User, patient_id, name: str, twin_type: str, configura
             )
             twin.full_clean(exclude=CLEAN_EXCLUDE, validate_unique=False, validate_constraints=False)
             twin.save(force_insert=True)
-            TwinRevision.objects.create(twin=twin, version=1, configuration=configuration, changed_by=actor, changed_at=now)
-            audit_record(ctx, action=Action.CREATE, resource_type="twin", resource_id=twin.pk, patient_id=twin.patient_id)
+            TwinRevision.objects.create(
+                twin=twin, version=1, configuration=configuration, changed_by=actor, changed_at=now
+            )
+            audit_record(
+                ctx, action=Action.CREATE, resource_type="twin", resource_id=twin.pk, patient_id=twin.patient_id
+            )
     except IntegrityError:
         # A concurrent write got past the check above; the partial unique index decided.
         raise Conflict(LIVE_TWIN_CONFLICT, field="twin_type") from None
@@ -116,7 +124,9 @@ def twin_update(*, actor: User, twin_id, data: dict, if_match: IfMatch | None, c
                         changed_by=actor,
                         changed_at=twin.updated_at,
                     )
-            audit_record(ctx, action=Action.UPDATE, resource_type="twin", resource_id=twin.pk, patient_id=twin.patient_id)
+            audit_record(
+                ctx, action=Action.UPDATE, resource_type="twin", resource_id=twin.pk, patient_id=twin.patient_id
+            )
     except IntegrityError:
         # Un-archiving raced another live twin of the same type in; the index decided.
         raise Conflict(LIVE_TWIN_CONFLICT, field="status") from None

@@ -28,7 +28,6 @@ IF_MATCH_REQUIRED = OpenApiParameter(
 )
 
 
-
 def twin_response(twin, status_code=200, headers=None):
     response = Response(TwinSerializer(twin).data, status=status_code, headers=headers)
     response["ETag"] = etag_for(twin.version)
@@ -83,7 +82,9 @@ class PatientTwinsView(ApiView):
     def create(self, request, pk):
         serializer = TwinCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        twin = services.twin_create(actor=request.user, patient_id=pk, **serializer.validated_data, ctx=self.audit_context(request))
+        twin = services.twin_create(
+            actor=request.user, patient_id=pk, **serializer.validated_data, ctx=self.audit_context(request)
+        )
         location = request.build_absolute_uri(reverse("twin-detail", args=[twin.pk]))
         return twin_response(twin, status.HTTP_201_CREATED, headers={"Location": location})
 
@@ -127,7 +128,9 @@ class TwinDetailView(ApiView):
         with transaction.atomic():
             access = twin_access_for(request.user, pk)
             ctx.break_glass = access.break_glass
-            audit_record(ctx, action=Action.READ, resource_type="twin", resource_id=pk, patient_id=access.twin.patient_id)
+            audit_record(
+                ctx, action=Action.READ, resource_type="twin", resource_id=pk, patient_id=access.twin.patient_id
+            )
         return twin_response(access.twin)
 
     def update(self, request, pk):
@@ -135,7 +138,11 @@ class TwinDetailView(ApiView):
         serializer = TwinUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         twin = services.twin_update(
-            actor=request.user, twin_id=pk, data=serializer.validated_data, if_match=if_match, ctx=self.audit_context(request)
+            actor=request.user,
+            twin_id=pk,
+            data=serializer.validated_data,
+            if_match=if_match,
+            ctx=self.audit_context(request),
         )
         return twin_response(twin)
 
@@ -165,5 +172,13 @@ class TwinRevisionsView(ApiView):
             access = twin_access_for(request.user, pk)
             ctx.break_glass = access.break_glass
             rows, next_url, previous_url = REVISION_PAGES.paginate(revisions_of_twin(pk), request)
-            audit_record(ctx, action=Action.LIST, resource_type="twin_revision", resource_id=pk, patient_id=access.twin.patient_id)
-        return Response({"results": TwinRevisionSerializer(rows, many=True).data, "next": next_url, "previous": previous_url})
+            audit_record(
+                ctx,
+                action=Action.LIST,
+                resource_type="twin_revision",
+                resource_id=pk,
+                patient_id=access.twin.patient_id,
+            )
+        return Response(
+            {"results": TwinRevisionSerializer(rows, many=True).data, "next": next_url, "previous": previous_url}
+        )

@@ -22,7 +22,11 @@ def _live_token(key_hash: str) -> ApiToken | None:
     if user is None:
         return None
     return ApiToken(
-        id=user._token_id, user=user, key_hash=key_hash, created_at=user._token_created_at, expires_at=user._token_expires_at
+        id=user._token_id,
+        user=user,
+        key_hash=key_hash,
+        created_at=user._token_created_at,
+        expires_at=user._token_expires_at,
     )
 
 

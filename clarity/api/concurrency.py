@@ -35,7 +35,9 @@ def parse_if_match(request, *, required: bool = False) -> IfMatch | None:
     for part in raw.split(","):
         match = _ENTITY_TAG.match(part.strip())
         if not match:
-            raise Problem(400, "The If-Match header is malformed.", errors={"If-Match": ['Must be an ETag such as "3".']})
+            raise Problem(
+                400, "The If-Match header is malformed.", errors={"If-Match": ['Must be an ETag such as "3".']}
+            )
         weak, value = match.groups()
         # If-Match uses the strong comparison (RFC 9110 §13.1.1): a weak tag never matches.
         # ASCII digits only: str.isdigit() accepts "²", which int() refuses (a 500).

@@ -65,7 +65,9 @@ class SessionMiddleware(InlineHooksMixin, session_middleware.SessionMiddleware):
 
     def response_needs_thread(self, request) -> bool:
         session = getattr(request, "session", None)
-        return session is not None and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST) and not session.is_empty()
+        return (
+            session is not None and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST) and not session.is_empty()
+        )
 
 
 class MessageMiddleware(InlineHooksMixin, messages_middleware.MessageMiddleware):
@@ -89,7 +91,9 @@ class CsrfViewMiddleware(InlineHooksMixin, csrf.CsrfViewMiddleware):
         # itself for session-authenticated requests), so they never hop.
         if getattr(request, "csrf_processing_done", False) or getattr(callback, "csrf_exempt", False):
             return None
-        return await sync_to_async(super().process_view, thread_sensitive=True)(request, callback, callback_args, callback_kwargs)
+        return await sync_to_async(super().process_view, thread_sensitive=True)(
+            request, callback, callback_args, callback_kwargs
+        )
 
 
 REPLACEMENTS = {

@@ -65,7 +65,9 @@ DEFAULT_DETAILS = {
 class Problem(exceptions.APIException):
     """An API error with a status, a fixed detail and optional field errors."""
 
-    def __init__(self, status_code: int, detail: str | None = None, *, errors=None, headers=None, type_: str | None = None):
+    def __init__(
+        self, status_code: int, detail: str | None = None, *, errors=None, headers=None, type_: str | None = None
+    ):
         self.status_code = status_code
         self.detail_text = detail or DEFAULT_DETAILS.get(status_code, "")
         self.errors = errors
@@ -95,7 +97,9 @@ class OutOfScope(exceptions.NotFound):
 class Forbidden(exceptions.PermissionDenied):
     """The caller may see the record but may not do this: answered as 403, audited as denied."""
 
-    def __init__(self, detail: str | None = None, *, resource_type: str = "", resource_id="", patient_id=None, break_glass=False):
+    def __init__(
+        self, detail: str | None = None, *, resource_type: str = "", resource_id="", patient_id=None, break_glass=False
+    ):
         super().__init__(detail or DEFAULT_DETAILS[403])
         self.resource_type = resource_type
         self.resource_id = str(resource_id or "")
@@ -204,7 +208,9 @@ def _audit_denied(exc, context):
 def problem_exception_handler(exc, context):
     headers = {}
     if isinstance(exc, Problem):
-        return problem_response(exc.status_code, exc.detail_text, errors=exc.errors, headers=exc.headers, type_=exc.type_)
+        return problem_response(
+            exc.status_code, exc.detail_text, errors=exc.errors, headers=exc.headers, type_=exc.type_
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -10,7 +10,9 @@ PAGINATION_PARAMS = frozenset({"cursor", "page_size"})
 def check_params(request, allowed: set | frozenset) -> None:
     unknown = [key for key in request.query_params if key not in allowed and key not in PAGINATION_PARAMS]
     if unknown:
-        raise Problem(400, "A query parameter is invalid.", errors={key[:64]: ["Unknown query parameter."] for key in unknown})
+        raise Problem(
+            400, "A query parameter is invalid.", errors={key[:64]: ["Unknown query parameter."] for key in unknown}
+        )
     for key in request.query_params:
         values = request.query_params.getlist(key)
         if len(values) > 1:

@@ -103,9 +103,15 @@ PAGE_PARAMETERS = [
 
 IF_MATCH = OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, description='The resource\'s ETag, e.g. "3".')
 ETAG_HEADER = OpenApiParameter(
-    "ETag", str, OpenApiParameter.HEADER, response=[200, 201], description='Strong ETag: the resource version, e.g. "3".'
+    "ETag",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200, 201],
+    description='Strong ETag: the resource version, e.g. "3".',
 )
-LOCATION_HEADER = OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[201], description="URL of the new resource.")
+LOCATION_HEADER = OpenApiParameter(
+    "Location", str, OpenApiParameter.HEADER, response=[201], description="URL of the new resource."
+)
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

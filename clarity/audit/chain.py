@@ -202,7 +202,9 @@ def _archived_ranges() -> list[tuple[int, int]]:
     from .models import AuditArchive
 
     return list(
-        AuditArchive.objects.using(DEFAULT_DB_ALIAS).filter(first_seq__isnull=False).values_list("first_seq", "last_seq")
+        AuditArchive.objects.using(DEFAULT_DB_ALIAS)
+        .filter(first_seq__isnull=False)
+        .values_list("first_seq", "last_seq")
     )
 
 
@@ -231,7 +233,12 @@ def verify_chain() -> VerifyResult:
     for event in queryset.iterator(chunk_size=2000):
         if event.chain_seq != expected_seq:
             if not (event.chain_seq > expected_seq and _archived(expected_seq, event.chain_seq - 1, ranges)):
-                return VerifyResult(False, checked, event.id, f"chain_seq {event.chain_seq} where {expected_seq} was expected (a row is missing)")
+                return VerifyResult(
+                    False,
+                    checked,
+                    event.id,
+                    f"chain_seq {event.chain_seq} where {expected_seq} was expected (a row is missing)",
+                )
             prev = event.prev_hash  # the link before it is in an archive file
         if event.prev_hash != prev:
             return VerifyResult(False, checked, event.id, "prev_hash does not match the previous event's hash")
@@ -255,7 +262,12 @@ def check_head_and_unsealed(checked: int, last_seq: int, last_hash: str) -> Veri
         head_seq, head_hash = _head()
     if (head_seq, head_hash) != (last_seq, last_hash):
         # Deleting the newest sealed events leaves a shorter chain that is valid on its own.
-        return VerifyResult(False, checked, None, f"the chain ends at {last_seq} but its head records {head_seq}: sealed events are missing")
+        return VerifyResult(
+            False,
+            checked,
+            None,
+            f"the chain ends at {last_seq} but its head records {head_seq}: sealed events are missing",
+        )
     from .anchor import check_anchor
 
     def hash_at(seq):

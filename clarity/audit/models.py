@@ -68,7 +68,9 @@ class AuditEvent(models.Model):
             models.CheckConstraint(
                 condition=models.Q(outcome__in=Outcome.values), name="audit_auditevent_outcome_valid"
             ),
-            models.CheckConstraint(condition=~models.Q(resource_type=""), name="audit_auditevent_resource_type_required"),
+            models.CheckConstraint(
+                condition=~models.Q(resource_type=""), name="audit_auditevent_resource_type_required"
+            ),
             models.CheckConstraint(
                 condition=(
                     models.Q(chain_seq__isnull=True, prev_hash__isnull=True, hash__isnull=True)
@@ -82,9 +84,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["-occurred_at", "-id"], name="audit_auditevent_recent_idx"),
             models.Index(fields=["patient_id", "-occurred_at"], name="audit_auditevent_patient_idx"),
             models.Index(fields=["actor", "-occurred_at"], name="audit_auditevent_actor_idx"),
-            models.Index(
-                fields=["id"], name="audit_auditevent_unsealed_idx", condition=models.Q(hash__isnull=True)
-            ),
+            models.Index(fields=["id"], name="audit_auditevent_unsealed_idx", condition=models.Q(hash__isnull=True)),
         ]
 
     def __str__(self):

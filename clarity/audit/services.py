@@ -49,7 +49,9 @@ class AuditContext:
             request_id=getattr(django_request, "request_id", "") or "",
         )
 
-    def event(self, *, action, resource_type, resource_id="", patient_id=None, outcome=Outcome.SUCCESS, break_glass=None):
+    def event(
+        self, *, action, resource_type, resource_id="", patient_id=None, outcome=Outcome.SUCCESS, break_glass=None
+    ):
         actor = self.actor
         return AuditEvent(
             actor=actor,
@@ -67,7 +69,16 @@ class AuditContext:
         )
 
 
-def audit_record(ctx: AuditContext, *, action, resource_type, resource_id="", patient_id=None, outcome=Outcome.SUCCESS, break_glass=None) -> AuditEvent:
+def audit_record(
+    ctx: AuditContext,
+    *,
+    action,
+    resource_type,
+    resource_id="",
+    patient_id=None,
+    outcome=Outcome.SUCCESS,
+    break_glass=None,
+) -> AuditEvent:
     """Write one event. Call inside the transaction of the work being recorded."""
     event = ctx.event(
         action=action,
@@ -125,8 +136,10 @@ def _insert_unnest(events) -> None:
     def text(value):
         return None if value is None else str(value)
 
-    columns = [[text(getattr(event, name)) if kind in ("uuid", "inet") else getattr(event, name) for event in events]
-               for name, kind in _UNNEST_COLUMNS]
+    columns = [
+        [text(getattr(event, name)) if kind in ("uuid", "inet") else getattr(event, name) for event in events]
+        for name, kind in _UNNEST_COLUMNS
+    ]
     with connection.cursor() as cursor:
         cursor.execute(_UNNEST_SQL, columns)
 

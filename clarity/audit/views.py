@@ -50,4 +50,6 @@ class AuditEventListView(ApiView):
         if "until" in request.query_params:
             queryset = queryset.filter(occurred_at__lt=parse_query_datetime(request.query_params["until"], "until"))
         rows, next_url, previous_url = AUDIT_PAGES.paginate(queryset, request)
-        return Response({"results": AuditEventSerializer(rows, many=True).data, "next": next_url, "previous": previous_url})
+        return Response(
+            {"results": AuditEventSerializer(rows, many=True).data, "next": next_url, "previous": previous_url}
+        )

@@ -13,7 +13,9 @@ from patients.models import Patient
 @pytest.fixture
 def patients(db):
     return [
-        Patient.objects.create(mrn=f"ADM-{i}", given_name="Ada", family_name=f"Admin{i}", date_of_birth=datetime.date(1970, 1, 1))
+        Patient.objects.create(
+            mrn=f"ADM-{i}", given_name="Ada", family_name=f"Admin{i}", date_of_birth=datetime.date(1970, 1, 1)
+        )
         for i in range(3)
     ]
 
@@ -55,7 +57,10 @@ def test_admin_patient_save_writes_an_update_event_and_bumps_the_version(admin_c
 
 def test_admin_interaction_views_are_audited(admin_client, patients):
     entry = InteractionLog.objects.create(
-        patient=patients[0], kind="note", payload={"text": "x"}, occurred_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+        patient=patients[0],
+        kind="note",
+        payload={"text": "x"},
+        occurred_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
     )
     assert admin_client.get("/admin/interactions/interactionlog/").status_code == 200
     assert admin_client.get(f"/admin/interactions/interactionlog/{entry.pk}/change/").status_code == 200

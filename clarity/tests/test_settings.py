@@ -13,7 +13,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(env_overrides, *args):
-    env = {key: value for key, value in os.environ.items() if key != "PYTEST_VERSION" and not key.startswith(("DJANGO_", "DATABASE_", "AUDIT_", "PHI_"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "PYTEST_VERSION" and not key.startswith(("DJANGO_", "DATABASE_", "AUDIT_", "PHI_"))
+    }
     env.update(
         {
             "DJANGO_DEBUG": "false",
@@ -28,7 +32,9 @@ def _run(env_overrides, *args):
     )
     env.update(env_overrides)
     env = {key: value for key, value in env.items() if value is not None}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_check_deploy_reports_no_warnings_in_production_settings():
@@ -37,7 +43,9 @@ def test_check_deploy_reports_no_warnings_in_production_settings():
     assert "no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "AUDIT_HMAC_KEY", "PHI_ENCRYPTION_KEYS", "PHI_BLIND_INDEX_KEY"])
+@pytest.mark.parametrize(
+    "missing", ["DJANGO_SECRET_KEY", "AUDIT_HMAC_KEY", "PHI_ENCRYPTION_KEYS", "PHI_BLIND_INDEX_KEY"]
+)
 def test_production_refuses_to_start_without_a_secret(missing):
     result = _run({missing: None}, "check")
     assert result.returncode != 0

@@ -82,7 +82,9 @@ def _lockout_remaining(username: str, ip: str | None, now) -> int:
     remaining = 0
     for queryset, limit in checks:
         recent = list(
-            queryset.filter(occurred_at__gt=window_start).order_by("-occurred_at").values_list("occurred_at", flat=True)[:limit]
+            queryset.filter(occurred_at__gt=window_start)
+            .order_by("-occurred_at")
+            .values_list("occurred_at", flat=True)[:limit]
         )
         if len(recent) >= limit:
             # Locked for LOGIN_LOCKOUT counted from the failure that reached the limit.
@@ -202,7 +204,9 @@ def session_end_audit(*, user, ctx: AuditContext) -> None:
         audit_record(ctx, action=Action.LOGOUT, resource_type="user", resource_id=user.pk)
 
 
-def user_create(*, username: str, email: str, password: str, role: str, first_name: str = "", last_name: str = "", ctx: AuditContext) -> User:
+def user_create(
+    *, username: str, email: str, password: str, role: str, first_name: str = "", last_name: str = "", ctx: AuditContext
+) -> User:
     """
     Create a user. Raises DuplicateUser (409) for a taken username/email in any case,
     ValidationError (400) for a weak password. Admin-role users get Django admin access

@@ -43,7 +43,9 @@ class TokenView(ApiView):
                 ctx=ctx,
             )
         except services.LockedOut as exc:
-            raise Problem(429, "Too many failed logins; retry later.", headers={"Retry-After": str(exc.retry_after)}) from None
+            raise Problem(
+                429, "Too many failed logins; retry later.", headers={"Retry-After": str(exc.retry_after)}
+            ) from None
         except services.InvalidCredentials:
             raise Problem(401, "Invalid username or password.", headers={"WWW-Authenticate": "Bearer"}) from None
         return Response({"token": issued.raw, "expires_at": issued.token.expires_at})
@@ -115,5 +117,7 @@ class UserListView(ApiView):
         try:
             user = services.user_create(**serializer.validated_data, ctx=self.audit_context(request))
         except services.DuplicateUser as exc:
-            raise Problem(409, "A user with this username or email already exists.", errors={exc.field: ["Already taken."]}) from None
+            raise Problem(
+                409, "A user with this username or email already exists.", errors={exc.field: ["Already taken."]}
+            ) from None
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)

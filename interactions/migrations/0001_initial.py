@@ -8,53 +8,112 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('patients', '0001_initial'),
-        ('twins', '0001_initial'),
+        ("patients", "0001_initial"),
+        ("twins", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IdempotencyRecord',
+            name="IdempotencyRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255)),
-                ('request_fingerprint', models.CharField(max_length=64)),
-                ('response_status', models.PositiveSmallIntegerField()),
-                ('response_body', models.JSONField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('actor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='idempotency_records', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=255)),
+                ("request_fingerprint", models.CharField(max_length=64)),
+                ("response_status", models.PositiveSmallIntegerField()),
+                ("response_body", models.JSONField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="idempotency_records",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'idempotency record',
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['created_at'], name='interactions_idem_created_idx')],
-                'constraints': [models.UniqueConstraint(fields=('actor', 'key'), name='interactions_idempotencyrecord_unique_key')],
+                "verbose_name": "idempotency record",
+                "ordering": ["-created_at"],
+                "indexes": [models.Index(fields=["created_at"], name="interactions_idem_created_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("actor", "key"), name="interactions_idempotencyrecord_unique_key")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='InteractionLog',
+            name="InteractionLog",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('kind', models.CharField(choices=[('message', 'Message'), ('assessment', 'Assessment'), ('observation', 'Observation'), ('prediction', 'Prediction'), ('alert', 'Alert'), ('note', 'Note')], max_length=16)),
-                ('payload', models.JSONField()),
-                ('occurred_at', models.DateTimeField()),
-                ('recorded_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
-                ('idempotency_key', models.CharField(blank=True, editable=False, max_length=300, null=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='interactions', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='interactions', to='patients.patient')),
-                ('twin', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='interactions', to='twins.digitaltwin')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("message", "Message"),
+                            ("assessment", "Assessment"),
+                            ("observation", "Observation"),
+                            ("prediction", "Prediction"),
+                            ("alert", "Alert"),
+                            ("note", "Note"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("payload", models.JSONField()),
+                ("occurred_at", models.DateTimeField()),
+                ("recorded_at", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                ("idempotency_key", models.CharField(blank=True, editable=False, max_length=300, null=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="interactions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="interactions", to="patients.patient"
+                    ),
+                ),
+                (
+                    "twin",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="interactions",
+                        to="twins.digitaltwin",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'interaction log entry',
-                'verbose_name_plural': 'interaction log',
-                'ordering': ['-occurred_at', '-id'],
-                'indexes': [models.Index(fields=['patient', '-occurred_at', '-id'], name='interactions_patient_recent'), models.Index(fields=['twin', '-occurred_at'], name='interactions_twin_recent')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('kind__in', ['message', 'assessment', 'observation', 'prediction', 'alert', 'note'])), name='interactions_interactionlog_kind_valid'), models.UniqueConstraint(condition=models.Q(('idempotency_key__isnull', False)), fields=('actor', 'idempotency_key'), name='interactions_interactionlog_idempotency_unique')],
+                "verbose_name": "interaction log entry",
+                "verbose_name_plural": "interaction log",
+                "ordering": ["-occurred_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["patient", "-occurred_at", "-id"], name="interactions_patient_recent"),
+                    models.Index(fields=["twin", "-occurred_at"], name="interactions_twin_recent"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("kind__in", ["message", "assessment", "observation", "prediction", "alert", "note"])
+                        ),
+                        name="interactions_interactionlog_kind_valid",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("idempotency_key__isnull", False)),
+                        fields=("actor", "idempotency_key"),
+                        name="interactions_interactionlog_idempotency_unique",
+                    ),
+                ],
             },
         ),
     ]

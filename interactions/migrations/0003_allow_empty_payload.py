@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('interactions', '0002_integrity_triggers'),
+        ("interactions", "0002_integrity_triggers"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='interactionlog',
-            name='payload',
+            model_name="interactionlog",
+            name="payload",
             field=models.JSONField(blank=True),
         ),
     ]

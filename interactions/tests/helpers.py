@@ -37,8 +37,13 @@ def make_patient(*, primary=None, consulting=(), user=None, **fields) -> Patient
 def make_twin(patient, *, twin_type="psychiatric", created_by=None, revisions=1) -> DigitalTwin:
     """A twin with `revisions` configuration revisions (version = revisions)."""
     twin = DigitalTwin.objects.create(
-        patient=patient, name=f"{twin_type} twin", twin_type=twin_type, status="active",
-        configuration=CONFIGURATION, version=revisions, created_by=created_by,
+        patient=patient,
+        name=f"{twin_type} twin",
+        twin_type=twin_type,
+        status="active",
+        configuration=CONFIGURATION,
+        version=revisions,
+        created_by=created_by,
     )
     for version in range(1, revisions + 1):
         configuration = {**CONFIGURATION, "simulation_granularity_hours": version}
@@ -49,16 +54,25 @@ def make_twin(patient, *, twin_type="psychiatric", created_by=None, revisions=1)
 def break_glass(clinician, patient) -> BreakGlassGrant:
     now = timezone.now()
     return BreakGlassGrant.objects.create(
-        patient=patient, clinician=clinician, reason="Emergency: patient unresponsive in ED",
-        created_at=now, expires_at=now + datetime.timedelta(hours=1),
+        patient=patient,
+        clinician=clinician,
+        reason="Emergency: patient unresponsive in ED",
+        created_at=now,
+        expires_at=now + datetime.timedelta(hours=1),
     )
 
 
-def make_interactions(patient, count: int, *, kind="observation", twin=None, actor=None, start=BASE_TIME, step_seconds=60):
+def make_interactions(
+    patient, count: int, *, kind="observation", twin=None, actor=None, start=BASE_TIME, step_seconds=60
+):
     """`count` rows, one every `step_seconds` from `start`, in one bulk insert."""
     rows = [
         InteractionLog(
-            patient=patient, twin=twin, actor=actor, kind=kind, payload={"n": index},
+            patient=patient,
+            twin=twin,
+            actor=actor,
+            kind=kind,
+            payload={"n": index},
             occurred_at=start + datetime.timedelta(seconds=index * step_seconds),
         )
         for index in range(count)
@@ -92,5 +106,11 @@ def insert_interactions_fast(patient, count: int, *, start=BASE_TIME) -> None:
 
 def item(kind="message", payload=None, occurred_at="2026-02-01T09:00:00Z", **extra) -> dict:
     if payload is None:
-        payload = {"text": "Slept badly again."} if kind == "message" else {"instrument": "PHQ-9", "score": 12} if kind == "assessment" else {"value": 1}
+        payload = (
+            {"text": "Slept badly again."}
+            if kind == "message"
+            else {"instrument": "PHQ-9", "score": 12}
+            if kind == "assessment"
+            else {"value": 1}
+        )
     return {"kind": kind, "payload": payload, "occurred_at": occurred_at, **extra}

@@ -63,7 +63,12 @@ def test_one_object_gets_201_with_its_representation(clinician, client_for):
     response = post(
         client_for(clinician),
         patient,
-        item("assessment", payload={"instrument": "GAD-7", "score": 21}, occurred_at="2026-02-01T10:00:00+01:00", twin=str(twin.pk)),
+        item(
+            "assessment",
+            payload={"instrument": "GAD-7", "score": 21},
+            occurred_at="2026-02-01T10:00:00+01:00",
+            twin=str(twin.pk),
+        ),
     )
 
     assert response.status_code == 201
@@ -171,7 +176,11 @@ def test_every_payload_rule_is_400_keyed_by_item_and_stores_nothing(clinician, c
 def test_messages_of_exactly_1_and_10000_characters_are_accepted(clinician, client_for):
     patient = make_patient(primary=clinician)
 
-    response = post(client_for(clinician), patient, [item("message", payload={"text": "x"}), item("message", payload={"text": "x" * 10000})])
+    response = post(
+        client_for(clinician),
+        patient,
+        [item("message", payload={"text": "x"}), item("message", payload={"text": "x" * 10000})],
+    )
 
     assert response.status_code == 201
 
@@ -180,7 +189,9 @@ def test_assessment_bounds_are_inclusive(clinician, client_for):
     patient = make_patient(primary=clinician)
     bounds = [("PHQ-9", 0), ("PHQ-9", 27), ("GAD-7", 0), ("GAD-7", 21)]
 
-    response = post(client_for(clinician), patient, [item("assessment", payload={"instrument": i, "score": s}) for i, s in bounds])
+    response = post(
+        client_for(clinician), patient, [item("assessment", payload={"instrument": i, "score": s}) for i, s in bounds]
+    )
 
     assert response.status_code == 201
 

@@ -97,7 +97,9 @@ def test_filters_by_kind_twin_and_time_window(admin_user, client_for):
 
     by_kind = client.get(url(patient), {"kind": "alert"}).json()["results"]
     by_twin = client.get(url(patient), {"twin": str(twin.pk)}).json()["results"]
-    window = client.get(url(patient), {"since": "2026-01-01T12:01:00Z", "until": "2026-01-02T12:00:00+00:00"}).json()["results"]
+    window = client.get(url(patient), {"since": "2026-01-01T12:01:00Z", "until": "2026-01-02T12:00:00+00:00"}).json()[
+        "results"
+    ]
 
     assert {row["id"] for row in by_kind} == {row.pk for row in with_twin}
     assert {row["id"] for row in by_twin} == {row.pk for row in with_twin}
@@ -202,12 +204,22 @@ def test_the_fast_list_representation_equals_the_serializer(db):
     from patients.models import Patient
     from twins.models import DigitalTwin
 
-    patient = Patient.objects.create(mrn="FAST-1", given_name="Fay", family_name="Fast", date_of_birth=datetime.date(1990, 1, 1))
+    patient = Patient.objects.create(
+        mrn="FAST-1", given_name="Fay", family_name="Fast", date_of_birth=datetime.date(1990, 1, 1)
+    )
     twin = DigitalTwin.objects.create(patient=patient, name="t", twin_type="psychiatric", configuration={})
     actor = UserFactory(role="clinician")
     berlin = datetime.timezone(datetime.timedelta(hours=1))
-    InteractionLog.objects.create(patient=patient, twin=twin, actor=actor, kind="note", payload={"text": "é", "n": [1, 2.5, None]},
-                                  occurred_at=datetime.datetime(2026, 3, 1, 8, 30, 0, 123456, tzinfo=berlin))
-    InteractionLog.objects.create(patient=patient, kind="alert", payload={}, occurred_at=datetime.datetime(2026, 3, 2, tzinfo=datetime.UTC))
+    InteractionLog.objects.create(
+        patient=patient,
+        twin=twin,
+        actor=actor,
+        kind="note",
+        payload={"text": "é", "n": [1, 2.5, None]},
+        occurred_at=datetime.datetime(2026, 3, 1, 8, 30, 0, 123456, tzinfo=berlin),
+    )
+    InteractionLog.objects.create(
+        patient=patient, kind="alert", payload={}, occurred_at=datetime.datetime(2026, 3, 2, tzinfo=datetime.UTC)
+    )
     rows = list(InteractionLog.objects.filter(patient=patient))
     assert [interaction_representation(row) for row in rows] == InteractionSerializer(rows, many=True).data

@@ -73,8 +73,18 @@ def test_export_holds_everything_about_the_patient_in_the_api_representations(cl
     assert [t["twin_type"] for t in document["twins"]] == ["psychiatric", "biometric"]
     first = document["twins"][0]
     assert set(first) == {
-        "id", "patient", "name", "twin_type", "status", "configuration", "state", "version",
-        "created_by", "created_at", "updated_at", "revisions",
+        "id",
+        "patient",
+        "name",
+        "twin_type",
+        "status",
+        "configuration",
+        "state",
+        "version",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "revisions",
     }
     assert (first["id"], first["created_by"]) == (str(twin.pk), str(clinician.pk))
     assert [r["version"] for r in first["revisions"]] == [3, 2, 1]

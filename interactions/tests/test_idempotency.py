@@ -159,7 +159,9 @@ def test_concurrent_retries_of_one_key_create_exactly_one_row_set(live_server):
     clinician = UserFactory(role="clinician")
     patient = make_patient(primary=clinician)
     raw = ApiToken.generate_raw()
-    ApiToken.objects.create(user=clinician, key_hash=hash_token(raw), expires_at=timezone.now() + datetime.timedelta(hours=1))
+    ApiToken.objects.create(
+        user=clinician, key_hash=hash_token(raw), expires_at=timezone.now() + datetime.timedelta(hours=1)
+    )
     body = [item("message", payload={"text": f"retry {index}"}) for index in range(20)]
     attempts = 10
     start = Barrier(attempts)
@@ -178,4 +180,6 @@ def test_concurrent_retries_of_one_key_create_exactly_one_row_set(live_server):
     assert all(r.json() == responses[0].json() for r in responses)
     assert InteractionLog.objects.count() == 20
     assert IdempotencyRecord.objects.count() == 1
-    assert sorted(row["id"] for row in responses[0].json()) == sorted(InteractionLog.objects.values_list("id", flat=True))
+    assert sorted(row["id"] for row in responses[0].json()) == sorted(
+        InteractionLog.objects.values_list("id", flat=True)
+    )

@@ -96,11 +96,20 @@ def test_entries_without_idempotency_keys_and_keys_of_other_actors_are_accepted(
 
 def test_a_reused_idempotency_record_key_for_the_same_actor_is_refused_by_the_database():
     actor = UserFactory()
-    record = {"actor": actor, "key": "abc", "request_fingerprint": "f" * 64, "response_status": 201, "response_body": {}}
+    record = {
+        "actor": actor,
+        "key": "abc",
+        "request_fingerprint": "f" * 64,
+        "response_status": 201,
+        "response_body": {},
+    }
     IdempotencyRecord.objects.create(**record)
-    with pytest.raises(
-        IntegrityError, match=r"interactions_idempotencyrecord_unique_key|interactions_idempotencyrecord\.actor_id"
-    ), transaction.atomic():
+    with (
+        pytest.raises(
+            IntegrityError, match=r"interactions_idempotencyrecord_unique_key|interactions_idempotencyrecord\.actor_id"
+        ),
+        transaction.atomic(),
+    ):
         IdempotencyRecord.objects.create(**record)
 
     with pytest.raises(ValidationError, match="Actor and Key"):

@@ -11,7 +11,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -20,119 +19,212 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Patient',
+            name="Patient",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('mrn', models.CharField(max_length=64, verbose_name='medical record number')),
-                ('given_name', models.CharField(max_length=150)),
-                ('family_name', models.CharField(max_length=150)),
-                ('date_of_birth', models.DateField()),
-                ('sex', models.CharField(choices=[('female', 'Female'), ('male', 'Male'), ('intersex', 'Intersex'), ('unknown', 'Unknown')], default='unknown', max_length=16)),
-                ('email', models.EmailField(blank=True, max_length=254, null=True)),
-                ('phone', models.CharField(blank=True, help_text='E.164, e.g. +14155550123', max_length=32, null=True)),
-                ('address', models.TextField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('inactive', 'Inactive')], default='active', max_length=16)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='patient_record', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("mrn", models.CharField(max_length=64, verbose_name="medical record number")),
+                ("given_name", models.CharField(max_length=150)),
+                ("family_name", models.CharField(max_length=150)),
+                ("date_of_birth", models.DateField()),
+                (
+                    "sex",
+                    models.CharField(
+                        choices=[
+                            ("female", "Female"),
+                            ("male", "Male"),
+                            ("intersex", "Intersex"),
+                            ("unknown", "Unknown"),
+                        ],
+                        default="unknown",
+                        max_length=16,
+                    ),
+                ),
+                ("email", models.EmailField(blank=True, max_length=254, null=True)),
+                ("phone", models.CharField(blank=True, help_text="E.164, e.g. +14155550123", max_length=32, null=True)),
+                ("address", models.TextField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("inactive", "Inactive")], default="active", max_length=16
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="patient_record",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'patient',
-                'ordering': ['family_name', 'given_name', 'id'],
+                "verbose_name": "patient",
+                "ordering": ["family_name", "given_name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='CareTeamMembership',
+            name="CareTeamMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('primary', 'Primary'), ('consulting', 'Consulting')], default='consulting', max_length=16)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('clinician', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='care_teams', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='care_team', to='patients.patient')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("primary", "Primary"), ("consulting", "Consulting")],
+                        default="consulting",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "clinician",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="care_teams",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="care_team", to="patients.patient"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'care-team membership',
-                'ordering': ['patient', 'created_at', 'id'],
+                "verbose_name": "care-team membership",
+                "ordering": ["patient", "created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='BreakGlassGrant',
+            name="BreakGlassGrant",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('reason', models.TextField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('expires_at', models.DateTimeField()),
-                ('clinician', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='break_glass_grants', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='break_glass_grants', to='patients.patient')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("reason", models.TextField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("expires_at", models.DateTimeField()),
+                (
+                    "clinician",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="break_glass_grants",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="break_glass_grants",
+                        to="patients.patient",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'break-the-glass grant',
-                'ordering': ['-created_at'],
+                "verbose_name": "break-the-glass grant",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['family_name', 'given_name', 'id'], name='patients_patient_name_order'),
+            model_name="patient",
+            index=models.Index(fields=["family_name", "given_name", "id"], name="patients_patient_name_order"),
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['status'], name='patients_patient_status_idx'),
+            model_name="patient",
+            index=models.Index(fields=["status"], name="patients_patient_status_idx"),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.UniqueConstraint(fields=('mrn',), name='patients_patient_mrn_unique'),
+            model_name="patient",
+            constraint=models.UniqueConstraint(fields=("mrn",), name="patients_patient_mrn_unique"),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('mrn', ''), _negated=True), name='patients_patient_mrn_required'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("mrn", ""), _negated=True), name="patients_patient_mrn_required"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('sex__in', ['female', 'male', 'intersex', 'unknown'])), name='patients_patient_sex_valid'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("sex__in", ["female", "male", "intersex", "unknown"])),
+                name="patients_patient_sex_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['active', 'inactive'])), name='patients_patient_status_valid'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["active", "inactive"])), name="patients_patient_status_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('date_of_birth__gte', datetime.date(1900, 1, 1))), name='patients_patient_dob_after_1900'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("date_of_birth__gte", datetime.date(1900, 1, 1))),
+                name="patients_patient_dob_after_1900",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('version__gte', 1)), name='patients_patient_version_positive'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("version__gte", 1)), name="patients_patient_version_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('given_name', ''), _negated=True), models.Q(('family_name', ''), _negated=True)), name='patients_patient_names_required'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("given_name", ""), _negated=True), models.Q(("family_name", ""), _negated=True)
+                ),
+                name="patients_patient_names_required",
+            ),
         ),
         migrations.AddIndex(
-            model_name='careteammembership',
-            index=models.Index(fields=['clinician', 'patient'], name='patients_careteam_clinician'),
+            model_name="careteammembership",
+            index=models.Index(fields=["clinician", "patient"], name="patients_careteam_clinician"),
         ),
         migrations.AddConstraint(
-            model_name='careteammembership',
-            constraint=models.UniqueConstraint(fields=('patient', 'clinician'), name='patients_careteammembership_unique_member'),
+            model_name="careteammembership",
+            constraint=models.UniqueConstraint(
+                fields=("patient", "clinician"), name="patients_careteammembership_unique_member"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='careteammembership',
-            constraint=models.UniqueConstraint(condition=models.Q(('role', 'primary')), fields=('patient',), name='patients_careteammembership_one_primary'),
+            model_name="careteammembership",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("role", "primary")),
+                fields=("patient",),
+                name="patients_careteammembership_one_primary",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='careteammembership',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['primary', 'consulting'])), name='patients_careteammembership_role_valid'),
+            model_name="careteammembership",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("role__in", ["primary", "consulting"])),
+                name="patients_careteammembership_role_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='breakglassgrant',
-            index=models.Index(fields=['clinician', 'patient', 'expires_at'], name='patients_breakglass_lookup'),
+            model_name="breakglassgrant",
+            index=models.Index(fields=["clinician", "patient", "expires_at"], name="patients_breakglass_lookup"),
         ),
         migrations.AddConstraint(
-            model_name='breakglassgrant',
-            constraint=models.CheckConstraint(condition=models.Q(('expires_at__gt', models.F('created_at'))), name='patients_breakglassgrant_expires_after_created'),
+            model_name="breakglassgrant",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("expires_at__gt", models.F("created_at"))),
+                name="patients_breakglassgrant_expires_after_created",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='breakglassgrant',
-            constraint=models.CheckConstraint(condition=django.db.models.lookups.GreaterThanOrEqual(django.db.models.functions.text.Length('reason'), 20), name='patients_breakglassgrant_reason_min_length'),
+            model_name="breakglassgrant",
+            constraint=models.CheckConstraint(
+                condition=django.db.models.lookups.GreaterThanOrEqual(
+                    django.db.models.functions.text.Length("reason"), 20
+                ),
+                name="patients_breakglassgrant_reason_min_length",
+            ),
         ),
     ]

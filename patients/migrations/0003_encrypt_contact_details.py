@@ -15,9 +15,8 @@ def encrypt_existing_rows(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('patients', '0002_integrity_triggers'),
+        ("patients", "0002_integrity_triggers"),
     ]
 
     operations = [
@@ -25,29 +24,44 @@ class Migration(migrations.Migration):
         # them after (and, for a reverse migration, before) the rebuild.
         restore_sqlite_triggers(*PATIENT_TABLE_RULES),
         migrations.AddField(
-            model_name='patient',
-            name='email_bidx',
-            field=clarity.crypto.BlindIndexField(kind='email', source='email'),
+            model_name="patient",
+            name="email_bidx",
+            field=clarity.crypto.BlindIndexField(kind="email", source="email"),
         ),
         migrations.AddField(
-            model_name='patient',
-            name='phone_bidx',
-            field=clarity.crypto.BlindIndexField(kind='phone', source='phone'),
+            model_name="patient",
+            name="phone_bidx",
+            field=clarity.crypto.BlindIndexField(kind="phone", source="phone"),
         ),
         migrations.AlterField(
-            model_name='patient',
-            name='address',
-            field=clarity.crypto.EncryptedTextField(blank=True, null=True, validators=[django.core.validators.MaxLengthValidator(1000)]),
+            model_name="patient",
+            name="address",
+            field=clarity.crypto.EncryptedTextField(
+                blank=True, null=True, validators=[django.core.validators.MaxLengthValidator(1000)]
+            ),
         ),
         migrations.AlterField(
-            model_name='patient',
-            name='email',
-            field=clarity.crypto.EncryptedTextField(blank=True, null=True, validators=[django.core.validators.EmailValidator(), django.core.validators.MaxLengthValidator(254)]),
+            model_name="patient",
+            name="email",
+            field=clarity.crypto.EncryptedTextField(
+                blank=True,
+                null=True,
+                validators=[django.core.validators.EmailValidator(), django.core.validators.MaxLengthValidator(254)],
+            ),
         ),
         migrations.AlterField(
-            model_name='patient',
-            name='phone',
-            field=clarity.crypto.EncryptedTextField(blank=True, help_text='E.164, e.g. +14155550123', null=True, validators=[django.core.validators.RegexValidator('^\\+[1-9][0-9]{1,14}\\Z', 'Must be an E.164 number such as +14155550123.')]),
+            model_name="patient",
+            name="phone",
+            field=clarity.crypto.EncryptedTextField(
+                blank=True,
+                help_text="E.164, e.g. +14155550123",
+                null=True,
+                validators=[
+                    django.core.validators.RegexValidator(
+                        "^\\+[1-9][0-9]{1,14}\\Z", "Must be an E.164 number such as +14155550123."
+                    )
+                ],
+            ),
         ),
         migrations.RunPython(encrypt_existing_rows, migrations.RunPython.noop),
         restore_sqlite_triggers(*PATIENT_TABLE_RULES),

@@ -20,7 +20,13 @@ def _ids(response):
 
 
 def _new_patient_body(**overrides):
-    body = {"mrn": "A-1001", "given_name": "Ada", "family_name": "Lovelace", "date_of_birth": "1985-12-10", "sex": "female"}
+    body = {
+        "mrn": "A-1001",
+        "given_name": "Ada",
+        "family_name": "Lovelace",
+        "date_of_birth": "1985-12-10",
+        "sex": "female",
+    }
     body.update(overrides)
     return body
 
@@ -67,9 +73,15 @@ def test_status_filter_narrows_the_list_and_the_default_holds_every_status(admin
     assert_problem(client.get(LIST_URL, {"status": "deceased"}), 400)
 
 
-@pytest.mark.parametrize("query", [{"search": ""}, {"search": "x" * 151}, {"sort": "mrn"}, "status=active&status=inactive"])
+@pytest.mark.parametrize(
+    "query", [{"search": ""}, {"search": "x" * 151}, {"sort": "mrn"}, "status=active&status=inactive"]
+)
 def test_bad_list_query_parameters_get_400(admin_user, query):
-    response = bearer_client(admin_user).get(LIST_URL, query) if isinstance(query, dict) else bearer_client(admin_user).get(f"{LIST_URL}?{query}")
+    response = (
+        bearer_client(admin_user).get(LIST_URL, query)
+        if isinstance(query, dict)
+        else bearer_client(admin_user).get(f"{LIST_URL}?{query}")
+    )
 
     assert_problem(response, 400)
 
@@ -77,7 +89,15 @@ def test_bad_list_query_parameters_get_400(admin_user, query):
 @pytest.fixture
 def seven_patients(clinician):
     # Ties on family and given name so the id tiebreak matters.
-    names = [("Brown", "Zoe"), ("adams", "Yan"), ("Brown", "Amy"), ("Clark", "Al"), ("Brown", "Amy"), ("Adams", "Xia"), ("Brown", "Amy")]
+    names = [
+        ("Brown", "Zoe"),
+        ("adams", "Yan"),
+        ("Brown", "Amy"),
+        ("Clark", "Al"),
+        ("Brown", "Amy"),
+        ("Adams", "Xia"),
+        ("Brown", "Amy"),
+    ]
     return [make_patient(primary=clinician, family_name=f, given_name=g) for f, g in names]
 
 
@@ -169,7 +189,13 @@ def _sealed(values, reverse=False):
 
 @pytest.mark.parametrize(
     "values",
-    [["a"], ["a", "b", "not-a-uuid"], ["a", "b", None], ["a", "b", True], ["a", "b", "6f1c8f9e-4a47-4a5e-9a47-0e5c6a7b8c9d", "x"]],
+    [
+        ["a"],
+        ["a", "b", "not-a-uuid"],
+        ["a", "b", None],
+        ["a", "b", True],
+        ["a", "b", "6f1c8f9e-4a47-4a5e-9a47-0e5c6a7b8c9d", "x"],
+    ],
 )
 def test_a_sealed_cursor_with_the_wrong_shape_gets_400(admin_user, values):
     response = bearer_client(admin_user).get(LIST_URL, {"cursor": _sealed(values)})
@@ -237,7 +263,9 @@ def test_the_location_of_a_created_patient_serves_it(clinician):
 
 
 def test_an_admin_creates_a_patient_for_a_primary_clinician(admin_user, clinician):
-    response = bearer_client(admin_user).post(LIST_URL, _new_patient_body(primary_clinician=str(clinician.pk)), format="json")
+    response = bearer_client(admin_user).post(
+        LIST_URL, _new_patient_body(primary_clinician=str(clinician.pk)), format="json"
+    )
 
     assert response.status_code == 201
     assert body_of(response)["care_team"] == [{"clinician": str(clinician.pk), "role": "primary"}]
@@ -245,7 +273,12 @@ def test_an_admin_creates_a_patient_for_a_primary_clinician(admin_user, clinicia
 
 @pytest.mark.parametrize("primary", ["missing", "researcher", "admin", "nobody", None])
 def test_an_admin_must_name_an_existing_clinician_as_primary(admin_user, researcher, primary):
-    ids = {"researcher": str(researcher.pk), "admin": str(admin_user.pk), "nobody": "6f1c8f9e-4a47-4a5e-9a47-0e5c6a7b8c9d", None: None}
+    ids = {
+        "researcher": str(researcher.pk),
+        "admin": str(admin_user.pk),
+        "nobody": "6f1c8f9e-4a47-4a5e-9a47-0e5c6a7b8c9d",
+        None: None,
+    }
     body = _new_patient_body() if primary == "missing" else _new_patient_body(primary_clinician=ids[primary])
 
     response = bearer_client(admin_user).post(LIST_URL, body, format="json")
@@ -312,7 +345,9 @@ def test_the_etag_is_the_quoted_version(clinician):
 def test_a_patch_with_the_current_if_match_changes_the_patient_and_bumps_the_version(clinician):
     patient = make_patient(primary=clinician)
 
-    response = bearer_client(clinician).patch(detail_url(patient), {"address": "1 New Road"}, format="json", HTTP_IF_MATCH='"1"')
+    response = bearer_client(clinician).patch(
+        detail_url(patient), {"address": "1 New Road"}, format="json", HTTP_IF_MATCH='"1"'
+    )
 
     assert response.status_code == 200
     assert response["ETag"] == '"2"'
@@ -333,7 +368,9 @@ def test_a_patch_without_if_match_is_allowed(clinician):
 def test_a_stale_if_match_gets_412_and_changes_nothing(clinician, if_match):
     patient = make_patient(primary=clinician, address="Old Road")
 
-    response = bearer_client(clinician).patch(detail_url(patient), {"address": "New Road"}, format="json", HTTP_IF_MATCH=if_match)
+    response = bearer_client(clinician).patch(
+        detail_url(patient), {"address": "New Road"}, format="json", HTTP_IF_MATCH=if_match
+    )
 
     assert_problem(response, 412)
     patient.refresh_from_db()
@@ -344,7 +381,9 @@ def test_a_stale_if_match_gets_412_and_changes_nothing(clinician, if_match):
 def test_a_malformed_if_match_gets_400(clinician, if_match):
     patient = make_patient(primary=clinician)
 
-    response = bearer_client(clinician).patch(detail_url(patient), {"address": "New Road"}, format="json", HTTP_IF_MATCH=if_match)
+    response = bearer_client(clinician).patch(
+        detail_url(patient), {"address": "New Road"}, format="json", HTTP_IF_MATCH=if_match
+    )
 
     assert_problem(response, 400)
     patient.refresh_from_db()
@@ -356,12 +395,21 @@ def test_if_match_star_and_lists_are_accepted(clinician):
     client = bearer_client(clinician)
 
     assert client.patch(detail_url(patient), {"address": "A"}, format="json", HTTP_IF_MATCH="*").status_code == 200
-    assert client.patch(detail_url(patient), {"address": "B"}, format="json", HTTP_IF_MATCH='"9", "2"').status_code == 200
+    assert (
+        client.patch(detail_url(patient), {"address": "B"}, format="json", HTTP_IF_MATCH='"9", "2"').status_code == 200
+    )
 
 
 @pytest.mark.parametrize(
     "body",
-    [{"mrn": "CHANGED"}, {"unknown": 1}, {"version": 9}, {"care_team": []}, {"id": "6f1c8f9e-4a47-4a5e-9a47-0e5c6a7b8c9d"}, {"sex": "zzz"}],
+    [
+        {"mrn": "CHANGED"},
+        {"unknown": 1},
+        {"version": 9},
+        {"care_team": []},
+        {"id": "6f1c8f9e-4a47-4a5e-9a47-0e5c6a7b8c9d"},
+        {"sex": "zzz"},
+    ],
 )
 def test_a_patch_with_read_only_unknown_or_invalid_fields_gets_400(clinician, body):
     patient = make_patient(primary=clinician)
@@ -377,7 +425,9 @@ def test_a_patch_with_read_only_unknown_or_invalid_fields_gets_400(clinician, bo
 def test_a_patch_can_clear_optional_contact_details(clinician):
     patient = make_patient(primary=clinician)
 
-    response = bearer_client(clinician).patch(detail_url(patient), {"email": None, "phone": None, "address": None}, format="json")
+    response = bearer_client(clinician).patch(
+        detail_url(patient), {"email": None, "phone": None, "address": None}, format="json"
+    )
 
     assert response.status_code == 200
     assert [body_of(response)[k] for k in ("email", "phone", "address")] == [None, None, None]
@@ -424,11 +474,16 @@ def test_the_primary_adds_and_removes_a_consulting_clinician(clinician, other_cl
     assert body_of(added)["clinician"] == str(other_clinician.pk)
     assert body_of(added)["role"] == "consulting"
     listed = body_of(client.get(_care_team_url(patient)))["results"]
-    assert [(m["clinician"], m["role"]) for m in listed] == [(str(clinician.pk), "primary"), (str(other_clinician.pk), "consulting")]
+    assert [(m["clinician"], m["role"]) for m in listed] == [
+        (str(clinician.pk), "primary"),
+        (str(other_clinician.pk), "consulting"),
+    ]
 
     removed = client.delete(f"{_care_team_url(patient)}{other_clinician.pk}/")
     assert removed.status_code == 204
-    assert list(CareTeamMembership.objects.filter(patient=patient).values_list("clinician", flat=True)) == [clinician.pk]
+    assert list(CareTeamMembership.objects.filter(patient=patient).values_list("clinician", flat=True)) == [
+        clinician.pk
+    ]
 
 
 def test_the_new_consulting_clinician_then_sees_the_patient(clinician, other_clinician):
@@ -445,7 +500,9 @@ def test_the_new_consulting_clinician_then_sees_the_patient(clinician, other_cli
 def test_a_second_primary_gets_409(admin_user, clinician, other_clinician):
     patient = make_patient(primary=clinician)
 
-    response = bearer_client(admin_user).post(_care_team_url(patient), {"clinician": str(other_clinician.pk), "role": "primary"}, format="json")
+    response = bearer_client(admin_user).post(
+        _care_team_url(patient), {"clinician": str(other_clinician.pk), "role": "primary"}, format="json"
+    )
 
     assert_problem(response, 409)
     assert CareTeamMembership.objects.filter(patient=patient).count() == 1
@@ -454,7 +511,9 @@ def test_a_second_primary_gets_409(admin_user, clinician, other_clinician):
 def test_adding_a_member_twice_gets_409(clinician, other_clinician):
     patient = make_patient(primary=clinician, consulting=[other_clinician])
 
-    response = bearer_client(clinician).post(_care_team_url(patient), {"clinician": str(other_clinician.pk)}, format="json")
+    response = bearer_client(clinician).post(
+        _care_team_url(patient), {"clinician": str(other_clinician.pk)}, format="json"
+    )
 
     assert_problem(response, 409)
 
@@ -573,7 +632,9 @@ def test_a_consulting_clinician_cannot_relink_a_patients_login(clinician, other_
     assert AuditEvent.objects.filter(action="denied", actor=other_clinician, patient_id=patient.pk).exists()
 
 
-def test_a_consulting_clinician_may_still_patch_demographics_and_resend_the_same_login(clinician, other_clinician, patient_user):
+def test_a_consulting_clinician_may_still_patch_demographics_and_resend_the_same_login(
+    clinician, other_clinician, patient_user
+):
     patient = make_patient(primary=clinician, consulting=[other_clinician], user=patient_user)
 
     body = {"address": "2 New Road", "user": str(patient_user.pk)}
@@ -609,14 +670,19 @@ def test_a_login_linked_at_creation_is_audited_as_a_grant(clinician, patient_use
     response = bearer_client(clinician).post(LIST_URL, _new_patient_body(user=str(patient_user.pk)), format="json")
 
     assert AuditEvent.objects.filter(
-        resource_type="patient_login", action="create", resource_id=str(patient_user.pk), patient_id=body_of(response)["id"]
+        resource_type="patient_login",
+        action="create",
+        resource_id=str(patient_user.pk),
+        patient_id=body_of(response)["id"],
     ).exists()
 
 
 @pytest.mark.parametrize("status", ["inactive", "active"])
 def test_a_consulting_clinician_cannot_change_status_by_patch(clinician, other_clinician, status):
     # DELETE (which marks inactive) is for the admin and the primary; PATCH must not bypass that.
-    patient = make_patient(primary=clinician, consulting=[other_clinician], status="active" if status == "inactive" else "inactive")
+    patient = make_patient(
+        primary=clinician, consulting=[other_clinician], status="active" if status == "inactive" else "inactive"
+    )
 
     response = bearer_client(other_clinician).patch(detail_url(patient), {"status": status}, format="json")
 
@@ -654,10 +720,19 @@ def test_the_fast_patient_representation_equals_the_serializer(db):
 
     login = UserFactory(role="patient")
     full = Patient.objects.create(
-        mrn="REP-1", given_name="Ré", family_name="Presentation", date_of_birth=datetime.date(1970, 2, 3), sex="intersex",
-        email="rep@example.org", phone="+14155550100", address="1 Way", user=login,
+        mrn="REP-1",
+        given_name="Ré",
+        family_name="Presentation",
+        date_of_birth=datetime.date(1970, 2, 3),
+        sex="intersex",
+        email="rep@example.org",
+        phone="+14155550100",
+        address="1 Way",
+        user=login,
     )
-    bare = Patient.objects.create(mrn="REP-2", given_name="B", family_name="Are", date_of_birth=datetime.date(2001, 1, 1))
+    bare = Patient.objects.create(
+        mrn="REP-2", given_name="B", family_name="Are", date_of_birth=datetime.date(2001, 1, 1)
+    )
     CareTeamMembership.objects.create(patient=full, clinician=UserFactory(role="clinician"), role="primary")
     CareTeamMembership.objects.create(patient=full, clinician=UserFactory(role="clinician"), role="consulting")
     rows = list(with_care_team(Patient.objects.filter(pk__in=[full.pk, bare.pk])))

@@ -20,14 +20,23 @@ def _key():
 
 def _raw(patient):
     with connection.cursor() as cursor:
-        cursor.execute("SELECT email, phone, address FROM patients_patient WHERE id = %s", [patient.pk.hex if connection.vendor == "sqlite" else patient.pk])
+        cursor.execute(
+            "SELECT email, phone, address FROM patients_patient WHERE id = %s",
+            [patient.pk.hex if connection.vendor == "sqlite" else patient.pk],
+        )
         return cursor.fetchone()
 
 
 @pytest.fixture
 def patient(db):
     return Patient.objects.create(
-        mrn="ENC-1", given_name="Rosalind", family_name="Secret", date_of_birth=datetime.date(1985, 3, 3), email=EMAIL, phone=PHONE, address=ADDRESS
+        mrn="ENC-1",
+        given_name="Rosalind",
+        family_name="Secret",
+        date_of_birth=datetime.date(1985, 3, 3),
+        email=EMAIL,
+        phone=PHONE,
+        address=ADDRESS,
     )
 
 

@@ -38,7 +38,10 @@ def validation_messages(instance):
 
 def test_duplicate_mrn_is_refused_by_the_database():
     PatientFactory(mrn="MRN-1")
-    with pytest.raises(IntegrityError, match=r"patients_patient_mrn_unique|patients_patient\.mrn"), transaction.atomic():
+    with (
+        pytest.raises(IntegrityError, match=r"patients_patient_mrn_unique|patients_patient\.mrn"),
+        transaction.atomic(),
+    ):
         Patient.objects.create(**patient_row(mrn="MRN-1"))
 
 
@@ -156,17 +159,23 @@ def test_full_clean_accepts_a_factory_patient():
 
 def test_a_clinician_twice_on_one_care_team_is_refused_by_the_database():
     membership = CareTeamMembershipFactory()
-    with pytest.raises(
-        IntegrityError, match=r"patients_careteammembership_unique_member|patients_careteammembership\.clinician_id"
-    ), transaction.atomic():
+    with (
+        pytest.raises(
+            IntegrityError, match=r"patients_careteammembership_unique_member|patients_careteammembership\.clinician_id"
+        ),
+        transaction.atomic(),
+    ):
         CareTeamMembership.objects.create(patient=membership.patient, clinician=membership.clinician, role="primary")
 
 
 def test_a_second_primary_clinician_is_refused_by_the_database():
     first = CareTeamMembershipFactory(role="primary")
-    with pytest.raises(
-        IntegrityError, match=r"patients_careteammembership_one_primary|patients_careteammembership\.patient_id"
-    ), transaction.atomic():
+    with (
+        pytest.raises(
+            IntegrityError, match=r"patients_careteammembership_one_primary|patients_careteammembership\.patient_id"
+        ),
+        transaction.atomic(),
+    ):
         CareTeamMembership.objects.create(
             patient=first.patient, clinician=UserFactory(role="clinician"), role="primary"
         )

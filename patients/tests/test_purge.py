@@ -15,13 +15,19 @@ WHEN = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
 def _patient_with_history(mrn):
     clinician = UserFactory(role="clinician")
-    patient = Patient.objects.create(mrn=mrn, given_name="Pia", family_name="Purge", date_of_birth=datetime.date(1990, 5, 5))
+    patient = Patient.objects.create(
+        mrn=mrn, given_name="Pia", family_name="Purge", date_of_birth=datetime.date(1990, 5, 5)
+    )
     CareTeamMembership.objects.create(patient=patient, clinician=clinician, role="primary")
     twin = DigitalTwin.objects.create(patient=patient, name="t", twin_type="psychiatric", configuration={})
     TwinRevision.objects.create(twin=twin, version=1, configuration={})
     InteractionLog.objects.create(patient=patient, twin=twin, kind="note", payload={"text": "x"}, occurred_at=WHEN)
     IdempotencyRecord.objects.create(
-        actor=clinician, key="k", request_fingerprint="f" * 64, response_status=201, response_body=[{"patient": str(patient.pk)}]
+        actor=clinician,
+        key="k",
+        request_fingerprint="f" * 64,
+        response_status=201,
+        response_body=[{"patient": str(patient.pk)}],
     )
     return patient
 

@@ -13,7 +13,12 @@ from twins.models import DigitalTwin, TwinRevision
 
 pytestmark = pytest.mark.django_db
 
-ACCOUNTS = {"demo-admin": "admin", "demo-clinician": "clinician", "demo-patient": "patient", "demo-researcher": "researcher"}
+ACCOUNTS = {
+    "demo-admin": "admin",
+    "demo-clinician": "clinician",
+    "demo-patient": "patient",
+    "demo-researcher": "researcher",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +34,9 @@ def seed(*args):
 
 
 def printed_passwords(output):
-    return {line.split()[0]: line.split()[1] for line in output.splitlines() if line.split()[:1] in [[u] for u in ACCOUNTS]}
+    return {
+        line.split()[0]: line.split()[1] for line in output.splitlines() if line.split()[:1] in [[u] for u in ACCOUNTS]
+    }
 
 
 def test_seeding_twice_creates_the_patients_and_accounts_once():

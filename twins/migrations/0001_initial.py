@@ -9,80 +9,146 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('patients', '0001_initial'),
+        ("patients", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DigitalTwin',
+            name="DigitalTwin",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
-                ('twin_type', models.CharField(choices=[('psychiatric', 'Psychiatric'), ('biometric', 'Biometric'), ('treatment_response', 'Treatment Response'), ('integrated', 'Integrated')], max_length=32)),
-                ('status', models.CharField(choices=[('initializing', 'Initializing'), ('active', 'Active'), ('paused', 'Paused'), ('archived', 'Archived')], default='initializing', max_length=16)),
-                ('configuration', models.JSONField(default=twins.models.empty_configuration)),
-                ('state', models.JSONField(blank=True, null=True)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='twins_created', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='twins', to='patients.patient')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "twin_type",
+                    models.CharField(
+                        choices=[
+                            ("psychiatric", "Psychiatric"),
+                            ("biometric", "Biometric"),
+                            ("treatment_response", "Treatment Response"),
+                            ("integrated", "Integrated"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("initializing", "Initializing"),
+                            ("active", "Active"),
+                            ("paused", "Paused"),
+                            ("archived", "Archived"),
+                        ],
+                        default="initializing",
+                        max_length=16,
+                    ),
+                ),
+                ("configuration", models.JSONField(default=twins.models.empty_configuration)),
+                ("state", models.JSONField(blank=True, null=True)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="twins_created",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="twins", to="patients.patient"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'digital twin',
-                'ordering': ['patient', 'created_at', 'id'],
+                "verbose_name": "digital twin",
+                "ordering": ["patient", "created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='TwinRevision',
+            name="TwinRevision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField()),
-                ('configuration', models.JSONField()),
-                ('changed_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='twin_revisions', to=settings.AUTH_USER_MODEL)),
-                ('twin', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='revisions', to='twins.digitaltwin')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("version", models.PositiveIntegerField()),
+                ("configuration", models.JSONField()),
+                ("changed_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="twin_revisions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "twin",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="revisions", to="twins.digitaltwin"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'twin revision',
-                'ordering': ['twin', '-version'],
+                "verbose_name": "twin revision",
+                "ordering": ["twin", "-version"],
             },
         ),
         migrations.AddIndex(
-            model_name='digitaltwin',
-            index=models.Index(fields=['patient', 'created_at', 'id'], name='twins_digitaltwin_patient_idx'),
+            model_name="digitaltwin",
+            index=models.Index(fields=["patient", "created_at", "id"], name="twins_digitaltwin_patient_idx"),
         ),
         migrations.AddConstraint(
-            model_name='digitaltwin',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'archived'), _negated=True), fields=('patient', 'twin_type'), name='twins_digitaltwin_one_live_per_type'),
+            model_name="digitaltwin",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "archived"), _negated=True),
+                fields=("patient", "twin_type"),
+                name="twins_digitaltwin_one_live_per_type",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='digitaltwin',
-            constraint=models.CheckConstraint(condition=models.Q(('twin_type__in', ['psychiatric', 'biometric', 'treatment_response', 'integrated'])), name='twins_digitaltwin_twin_type_valid'),
+            model_name="digitaltwin",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("twin_type__in", ["psychiatric", "biometric", "treatment_response", "integrated"])),
+                name="twins_digitaltwin_twin_type_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='digitaltwin',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['initializing', 'active', 'paused', 'archived'])), name='twins_digitaltwin_status_valid'),
+            model_name="digitaltwin",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["initializing", "active", "paused", "archived"])),
+                name="twins_digitaltwin_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='digitaltwin',
-            constraint=models.CheckConstraint(condition=models.Q(('version__gte', 1)), name='twins_digitaltwin_version_positive'),
+            model_name="digitaltwin",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("version__gte", 1)), name="twins_digitaltwin_version_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='digitaltwin',
-            constraint=models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='twins_digitaltwin_name_required'),
+            model_name="digitaltwin",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("name", ""), _negated=True), name="twins_digitaltwin_name_required"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='twinrevision',
-            constraint=models.UniqueConstraint(fields=('twin', 'version'), name='twins_twinrevision_unique_version'),
+            model_name="twinrevision",
+            constraint=models.UniqueConstraint(fields=("twin", "version"), name="twins_twinrevision_unique_version"),
         ),
         migrations.AddConstraint(
-            model_name='twinrevision',
-            constraint=models.CheckConstraint(condition=models.Q(('version__gte', 1)), name='twins_twinrevision_version_positive'),
+            model_name="twinrevision",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("version__gte", 1)), name="twins_twinrevision_version_positive"
+            ),
         ),
     ]

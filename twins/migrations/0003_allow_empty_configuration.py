@@ -5,20 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('twins', '0002_integrity_triggers'),
+        ("twins", "0002_integrity_triggers"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='digitaltwin',
-            name='configuration',
+            model_name="digitaltwin",
+            name="configuration",
             field=models.JSONField(blank=True, default=twins.models.empty_configuration),
         ),
         migrations.AlterField(
-            model_name='twinrevision',
-            name='configuration',
+            model_name="twinrevision",
+            name="configuration",
             field=models.JSONField(blank=True),
         ),
     ]

@@ -35,7 +35,9 @@ def make_patient(*, primary=None, consulting=(), user=None, **fields) -> Patient
     return patient
 
 
-def make_twin(patient, *, twin_type=TwinType.PSYCHIATRIC, status=TwinStatus.ACTIVE, configuration=None, created_by=None, **fields) -> DigitalTwin:
+def make_twin(
+    patient, *, twin_type=TwinType.PSYCHIATRIC, status=TwinStatus.ACTIVE, configuration=None, created_by=None, **fields
+) -> DigitalTwin:
     """A twin with its revision 1, as twin_create would leave it."""
     configuration = dict(VALID_CONFIGURATION) if configuration is None else configuration
     twin = DigitalTwin.objects.create(

@@ -212,7 +212,9 @@ def test_a_refused_twin_write_under_break_the_glass_is_audited_as_break_glass(db
     from patients.models import CareTeamMembership, Patient
     from twins.models import DigitalTwin
 
-    patient = Patient.objects.create(mrn="BG-TWIN", given_name="Gia", family_name="Glass", date_of_birth=datetime.date(1980, 1, 1))
+    patient = Patient.objects.create(
+        mrn="BG-TWIN", given_name="Gia", family_name="Glass", date_of_birth=datetime.date(1980, 1, 1)
+    )
     CareTeamMembership.objects.create(patient=patient, clinician=UserFactory(role="clinician"), role="primary")
     twin = DigitalTwin.objects.create(patient=patient, name="t", twin_type="psychiatric", configuration={})
     outsider = UserFactory(role="clinician")

@@ -14,7 +14,19 @@ from .helpers import (
     make_twin,
 )
 
-TWIN_FIELDS = {"id", "patient", "name", "twin_type", "status", "configuration", "state", "version", "created_by", "created_at", "updated_at"}
+TWIN_FIELDS = {
+    "id",
+    "patient",
+    "name",
+    "twin_type",
+    "status",
+    "configuration",
+    "state",
+    "version",
+    "created_by",
+    "created_at",
+    "updated_at",
+}
 
 
 @pytest.fixture
@@ -82,14 +94,18 @@ def test_creating_a_twin_writes_revision_one_and_a_create_audit_event(api, patie
 
 
 def test_a_twin_created_without_configuration_starts_with_an_empty_one(api, patient):
-    response = api.post(f"/api/v1/patients/{patient.pk}/twins/", {"name": "Sleep", "twin_type": "biometric"}, format="json")
+    response = api.post(
+        f"/api/v1/patients/{patient.pk}/twins/", {"name": "Sleep", "twin_type": "biometric"}, format="json"
+    )
 
     assert response.status_code == 201
     assert response.json()["configuration"] == {}
 
 
 def test_a_second_live_twin_of_a_type_is_a_conflict(api, patient, twin):
-    response = api.post(f"/api/v1/patients/{patient.pk}/twins/", {"name": "Again", "twin_type": twin.twin_type}, format="json")
+    response = api.post(
+        f"/api/v1/patients/{patient.pk}/twins/", {"name": "Again", "twin_type": twin.twin_type}, format="json"
+    )
 
     assert response.status_code == 409
     assert response["Content-Type"] == "application/problem+json"
@@ -101,7 +117,9 @@ def test_a_second_live_twin_of_a_type_is_a_conflict(api, patient, twin):
 def test_archiving_a_twin_frees_its_type_for_a_new_twin(api, patient, twin):
     assert api.delete(f"/api/v1/twins/{twin.pk}/").status_code == 204
 
-    response = api.post(f"/api/v1/patients/{patient.pk}/twins/", {"name": "Successor", "twin_type": twin.twin_type}, format="json")
+    response = api.post(
+        f"/api/v1/patients/{patient.pk}/twins/", {"name": "Successor", "twin_type": twin.twin_type}, format="json"
+    )
 
     assert response.status_code == 201
     assert DigitalTwin.objects.filter(patient=patient, twin_type=twin.twin_type).count() == 2
@@ -109,7 +127,9 @@ def test_archiving_a_twin_frees_its_type_for_a_new_twin(api, patient, twin):
 
 def test_a_patient_may_have_one_live_twin_of_each_type(api, patient):
     for twin_type in ("psychiatric", "biometric", "treatment_response", "integrated"):
-        response = api.post(f"/api/v1/patients/{patient.pk}/twins/", {"name": "T", "twin_type": twin_type}, format="json")
+        response = api.post(
+            f"/api/v1/patients/{patient.pk}/twins/", {"name": "T", "twin_type": twin_type}, format="json"
+        )
         assert response.status_code == 201
 
 
@@ -156,7 +176,10 @@ def test_validation_messages_never_echo_submitted_values(api, patient):
         {
             "name": "Mood",
             "twin_type": "psychiatric",
-            "configuration": {"prediction_models_enabled": ["SECRET-VALUE"], "alert_thresholds": {"suicide_risk": 98765}},
+            "configuration": {
+                "prediction_models_enabled": ["SECRET-VALUE"],
+                "alert_thresholds": {"suicide_risk": 98765},
+            },
         },
         format="json",
     )
@@ -187,7 +210,11 @@ def test_an_invalid_create_body_is_refused_naming_the_field(api, patient, body, 
 
 
 def test_creating_a_twin_for_an_unknown_patient_is_not_found(api):
-    response = api.post("/api/v1/patients/00000000-0000-0000-0000-000000000000/twins/", {"name": "M", "twin_type": "psychiatric"}, format="json")
+    response = api.post(
+        "/api/v1/patients/00000000-0000-0000-0000-000000000000/twins/",
+        {"name": "M", "twin_type": "psychiatric"},
+        format="json",
+    )
 
     assert response.status_code == 404
 
@@ -268,7 +295,9 @@ def test_a_configuration_change_writes_one_revision_with_the_new_version(api, tw
     response = _patch(api, twin, {"configuration": new_configuration})
 
     assert response.status_code == 200
-    revisions = list(TwinRevision.objects.filter(twin=twin).order_by("version").values_list("version", "configuration", "changed_by"))
+    revisions = list(
+        TwinRevision.objects.filter(twin=twin).order_by("version").values_list("version", "configuration", "changed_by")
+    )
     assert revisions == [(1, VALID_CONFIGURATION, clinician.pk), (2, new_configuration, clinician.pk)]
 
 
@@ -301,7 +330,10 @@ def test_a_patch_that_changes_nothing_keeps_the_version_and_writes_no_revision(a
     ("body", "field"),
     [
         ({"configuration": {"simulation_granularity_hours": 500}}, "configuration.simulation_granularity_hours"),
-        ({"configuration": {"alert_thresholds": {"suicide_risk": -0.1}}}, "configuration.alert_thresholds.suicide_risk"),
+        (
+            {"configuration": {"alert_thresholds": {"suicide_risk": -0.1}}},
+            "configuration.alert_thresholds.suicide_risk",
+        ),
         ({"configuration": {"unknown": 1}}, "configuration.unknown"),
         ({"configuration": None}, "configuration"),
         ({"status": "deleted"}, "status"),
@@ -360,7 +392,9 @@ def test_patch_is_audited_as_an_update(api, twin):
 
 
 def test_patch_with_a_body_that_is_not_json_is_415(api, twin):
-    response = api.patch(f"/api/v1/twins/{twin.pk}/", "name=x", content_type="application/x-www-form-urlencoded", HTTP_IF_MATCH='"1"')
+    response = api.patch(
+        f"/api/v1/twins/{twin.pk}/", "name=x", content_type="application/x-www-form-urlencoded", HTTP_IF_MATCH='"1"'
+    )
 
     assert response.status_code == 415
 
@@ -420,7 +454,8 @@ def test_an_archived_twin_is_still_readable(api, twin):
 def _archived_twins(patient, count):
     """Many twins for one patient: only one live per type, so the rest are archived."""
     return DigitalTwin.objects.bulk_create(
-        DigitalTwin(patient=patient, name=f"T{i}", twin_type="psychiatric", status=TwinStatus.ARCHIVED) for i in range(count)
+        DigitalTwin(patient=patient, name=f"T{i}", twin_type="psychiatric", status=TwinStatus.ARCHIVED)
+        for i in range(count)
     )
 
 
@@ -461,7 +496,9 @@ def test_twin_list_filters_by_status_and_type(api, patient, twin):
     assert [row["id"] for row in by_type] == [str(biometric.pk)]
 
 
-@pytest.mark.parametrize("query", ["status=gone", "twin_type=quantum", "page_size=0", "page_size=201", "cursor=%%%", "sort=name"])
+@pytest.mark.parametrize(
+    "query", ["status=gone", "twin_type=quantum", "page_size=0", "page_size=201", "cursor=%%%", "sort=name"]
+)
 def test_twin_list_refuses_bad_query_parameters(api, patient, query):
     assert api.get(f"/api/v1/patients/{patient.pk}/twins/?{query}").status_code == 400
 
@@ -511,7 +548,9 @@ def _count_queries(api, url):
 
 
 @pytest.mark.parametrize("who", ["clinician", "admin_user"])
-def test_twin_list_costs_the_same_queries_at_any_page_size(request, client_for, patient, who, django_assert_max_num_queries):
+def test_twin_list_costs_the_same_queries_at_any_page_size(
+    request, client_for, patient, who, django_assert_max_num_queries
+):
     api = client_for(request.getfixturevalue(who))
     _archived_twins(patient, 210)
     url = f"/api/v1/patients/{patient.pk}/twins/?page_size="

@@ -18,7 +18,9 @@ PARALLEL = 10
 
 def _bearer(user) -> str:
     raw = ApiToken.generate_raw()
-    ApiToken.objects.create(user=user, key_hash=hash_token(raw), expires_at=timezone.now() + datetime.timedelta(hours=1))
+    ApiToken.objects.create(
+        user=user, key_hash=hash_token(raw), expires_at=timezone.now() + datetime.timedelta(hours=1)
+    )
     return f"Bearer {raw}"
 
 
@@ -70,7 +72,9 @@ def test_parallel_creates_of_one_twin_type_make_exactly_one_twin(live_server):
 
     def send(index):
         with httpx.Client(timeout=30) as client:
-            return client.post(url, json={"name": f"Twin {index}", "twin_type": "integrated"}, headers=headers).status_code
+            return client.post(
+                url, json={"name": f"Twin {index}", "twin_type": "integrated"}, headers=headers
+            ).status_code
 
     statuses = _in_parallel(send)
 

@@ -33,9 +33,10 @@ def twin_row(**overrides):
 
 def test_a_second_live_twin_of_the_same_type_is_refused_by_the_database():
     twin = DigitalTwinFactory(status="active")
-    with pytest.raises(
-        IntegrityError, match=r"twins_digitaltwin_one_live_per_type|twins_digitaltwin\.patient_id"
-    ), transaction.atomic():
+    with (
+        pytest.raises(IntegrityError, match=r"twins_digitaltwin_one_live_per_type|twins_digitaltwin\.patient_id"),
+        transaction.atomic(),
+    ):
         DigitalTwin.objects.create(**twin_row(patient=twin.patient, status="paused"))
 
 
@@ -141,9 +142,10 @@ def test_full_clean_reports_configuration_keys_and_values_outside_the_schema():
 
 def test_a_second_revision_with_the_same_version_is_refused_by_the_database():
     revision = TwinRevisionFactory()
-    with pytest.raises(
-        IntegrityError, match=r"twins_twinrevision_unique_version|twins_twinrevision\.twin_id"
-    ), transaction.atomic():
+    with (
+        pytest.raises(IntegrityError, match=r"twins_twinrevision_unique_version|twins_twinrevision\.twin_id"),
+        transaction.atomic(),
+    ):
         TwinRevision.objects.create(twin=revision.twin, version=revision.version, configuration={})
 
 

@@ -60,9 +60,17 @@ def test_twin_access_reports_the_callers_level(clinician, other_clinician, admin
     rescuer = UserFactory(role="clinician")
     grant_break_glass(mine.patient, rescuer)
 
-    levels = {user.role + ("-bg" if user == rescuer else ""): twin_access_for(user, mine.pk).level for user in (clinician, admin_user, patient_user, rescuer)}
+    levels = {
+        user.role + ("-bg" if user == rescuer else ""): twin_access_for(user, mine.pk).level
+        for user in (clinician, admin_user, patient_user, rescuer)
+    }
 
-    assert levels == {"clinician": Access.PRIMARY, "admin": Access.ADMIN, "patient": Access.SELF, "clinician-bg": Access.BREAK_GLASS}
+    assert levels == {
+        "clinician": Access.PRIMARY,
+        "admin": Access.ADMIN,
+        "patient": Access.SELF,
+        "clinician-bg": Access.BREAK_GLASS,
+    }
 
 
 def test_twin_access_takes_one_query(clinician, two_patients, django_assert_num_queries):
@@ -70,7 +78,9 @@ def test_twin_access_takes_one_query(clinician, two_patients, django_assert_num_
         twin_access_for(clinician, two_patients[0].pk)
 
 
-def test_an_out_of_scope_twin_and_a_made_up_id_cost_the_same_one_query(clinician, two_patients, django_assert_num_queries):
+def test_an_out_of_scope_twin_and_a_made_up_id_cost_the_same_one_query(
+    clinician, two_patients, django_assert_num_queries
+):
     import uuid
 
     for twin_id in (two_patients[1].pk, uuid.uuid4()):
@@ -99,7 +109,14 @@ def test_twin_create_turns_a_lost_race_into_a_conflict(clinician, monkeypatch):
     monkeypatch.setattr(services, "_live_twin_exists", lambda **kwargs: False)
 
     with pytest.raises(Conflict):
-        services.twin_create(actor=clinician, patient_id=patient.pk, name="Race", twin_type="psychiatric", configuration={}, ctx=AuditContext(actor=clinician))
+        services.twin_create(
+            actor=clinician,
+            patient_id=patient.pk,
+            name="Race",
+            twin_type="psychiatric",
+            configuration={},
+            ctx=AuditContext(actor=clinician),
+        )
 
     assert DigitalTwin.objects.filter(patient=patient).count() == 1
     assert TwinRevision.objects.count() == 1
@@ -112,7 +129,13 @@ def test_twin_update_turns_a_lost_unarchive_race_into_a_conflict(clinician, monk
     monkeypatch.setattr(services, "_live_twin_exists", lambda **kwargs: False)
 
     with pytest.raises(Conflict):
-        services.twin_update(actor=clinician, twin_id=archived.pk, data={"status": "active"}, if_match=None, ctx=AuditContext(actor=clinician))
+        services.twin_update(
+            actor=clinician,
+            twin_id=archived.pk,
+            data={"status": "active"},
+            if_match=None,
+            ctx=AuditContext(actor=clinician),
+        )
 
     archived.refresh_from_db()
     assert (archived.status, archived.version) == (TwinStatus.ARCHIVED, 1)
@@ -148,4 +171,6 @@ def test_twin_update_refuses_break_glass_writes(clinician):
     grant_break_glass(patient, rescuer)
 
     with pytest.raises(Forbidden):
-        services.twin_update(actor=rescuer, twin_id=twin.pk, data={"name": "No"}, if_match=None, ctx=AuditContext(actor=rescuer))
+        services.twin_update(
+            actor=rescuer, twin_id=twin.pk, data={"name": "No"}, if_match=None, ctx=AuditContext(actor=rescuer)
+        )

@@ -76,7 +76,11 @@ def bearer_client(user, **kwargs) -> APIClient:
 def grant_break_glass(clinician, patient, *, expires_in=datetime.timedelta(hours=1)) -> BreakGlassGrant:
     now = timezone.now()
     return BreakGlassGrant.objects.create(
-        patient=patient, clinician=clinician, reason="Unconscious in the emergency room", created_at=now, expires_at=now + expires_in
+        patient=patient,
+        clinician=clinician,
+        reason="Unconscious in the emergency room",
+        created_at=now,
+        expires_at=now + expires_in,
     )
 
 
@@ -96,7 +100,15 @@ def body_of(response):
 
 
 def phi_strings(patient: Patient) -> list[str]:
-    values = [patient.given_name, patient.family_name, patient.mrn, patient.date_of_birth.isoformat(), patient.email, patient.phone, patient.address]
+    values = [
+        patient.given_name,
+        patient.family_name,
+        patient.mrn,
+        patient.date_of_birth.isoformat(),
+        patient.email,
+        patient.phone,
+        patient.address,
+    ]
     return [v for v in values if v]
 
 

@@ -32,7 +32,13 @@ def test_an_out_of_scope_read_is_audited_against_the_patient(db, client_for):
 
 def test_a_model_validation_error_never_echoes_the_submitted_value():
     exc = ValidationError(
-        {"sex": [ValidationError("Value %(value)r is not a valid choice.", code="invalid_choice", params={"value": "zzz-secret"})]}
+        {
+            "sex": [
+                ValidationError(
+                    "Value %(value)r is not a valid choice.", code="invalid_choice", params={"value": "zzz-secret"}
+                )
+            ]
+        }
     )
     response = problem_exception_handler(exc, {})
     body = json.loads(response.content)
@@ -63,7 +69,9 @@ def test_a_twin_create_refused_under_break_the_glass_is_audited_as_break_glass(d
     reason = {"reason": "Unconscious in the emergency department, need history"}
     assert client.post(f"/api/v1/patients/{patient.pk}/break-glass/", reason, format="json").status_code == 201
 
-    response = client.post(f"/api/v1/patients/{patient.pk}/twins/", {"name": "T", "twin_type": "biometric"}, format="json")
+    response = client.post(
+        f"/api/v1/patients/{patient.pk}/twins/", {"name": "T", "twin_type": "biometric"}, format="json"
+    )
 
     assert response.status_code == 403
     denied = AuditEvent.objects.get(action="denied", actor=outsider)

@@ -27,7 +27,8 @@ def test_malformed_json_gets_400(doctor, body):
 
 
 @pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"]
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"],
 )
 def test_a_body_that_is_not_json_gets_415(doctor, content_type):
     response = _post_raw(doctor, b'{"mrn": "A"}', content_type=content_type)
@@ -96,7 +97,9 @@ def test_an_unknown_url_under_api_gets_a_404_problem(doctor, path):
     assert_problem(doctor.get(path), 404)
 
 
-@pytest.mark.parametrize("path", ["/api/v1/patients/not-a-uuid/", "/api/v1/patients/123/care-team/", "/api/v1/patients/6f1c8f9e/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/patients/not-a-uuid/", "/api/v1/patients/123/care-team/", "/api/v1/patients/6f1c8f9e/"]
+)
 def test_an_invalid_uuid_in_the_path_gets_404(doctor, path):
     assert_problem(doctor.get(path), 404)
 
@@ -140,7 +143,13 @@ def test_a_wrong_method_on_the_token_endpoint_gets_405(db):
         {"mrn": "S-1", "given_name": "A", "family_name": "B", "date_of_birth": "1990-01-01", "email": SECRET},
         {"mrn": "S-1", "given_name": "A", "family_name": "B", "date_of_birth": "1990-01-01", "phone": SECRET},
         {"mrn": "S-1", "given_name": "A", "family_name": "B", "date_of_birth": "1990-01-01", "user": SECRET},
-        {"mrn": "S-1", "given_name": "A", "family_name": "B", "date_of_birth": "1990-01-01", "primary_clinician": SECRET},
+        {
+            "mrn": "S-1",
+            "given_name": "A",
+            "family_name": "B",
+            "date_of_birth": "1990-01-01",
+            "primary_clinician": SECRET,
+        },
         {"mrn": SECRET + " !", "given_name": "A", "family_name": "B", "date_of_birth": "1990-01-01"},
         {"mrn": "S-1", "given_name": ["A", SECRET], "family_name": {"x": SECRET}, "date_of_birth": 19900101},
         {"mrn": "S-1", "given_name": SECRET * 20, "family_name": "B", "date_of_birth": "1990-01-01"},
@@ -172,7 +181,9 @@ def test_an_invalid_query_value_is_never_echoed_in_the_error(doctor, query):
 def test_an_invalid_patch_value_is_never_echoed(clinician, doctor):
     patient = make_patient(primary=clinician)
 
-    response = doctor.patch(f"/api/v1/patients/{patient.pk}/", {"status": SECRET, "sex": SECRET}, format="json", HTTP_IF_MATCH=f'"{SECRET}"')
+    response = doctor.patch(
+        f"/api/v1/patients/{patient.pk}/", {"status": SECRET, "sex": SECRET}, format="json", HTTP_IF_MATCH=f'"{SECRET}"'
+    )
 
     assert response.status_code in (400, 412)
     assert SECRET.encode() not in response.content
@@ -181,7 +192,11 @@ def test_an_invalid_patch_value_is_never_echoed(clinician, doctor):
 def test_an_invalid_care_team_role_is_never_echoed(clinician, other_clinician, doctor):
     patient = make_patient(primary=clinician)
 
-    response = doctor.post(f"/api/v1/patients/{patient.pk}/care-team/", {"clinician": str(other_clinician.pk), "role": SECRET}, format="json")
+    response = doctor.post(
+        f"/api/v1/patients/{patient.pk}/care-team/",
+        {"clinician": str(other_clinician.pk), "role": SECRET},
+        format="json",
+    )
 
     assert "role" in assert_problem(response, 400)["errors"]
     assert SECRET.encode() not in response.content
@@ -229,7 +244,13 @@ def _cursor_with(value: str) -> str:
 
 @pytest.mark.parametrize(
     "query",
-    [{"search": "An\x00n"}, {"status": "active\x00"}, {"cursor": "\x00"}, {"cursor": _cursor_with("a\x00")}, {"page_size": "5\x00"}],
+    [
+        {"search": "An\x00n"},
+        {"status": "active\x00"},
+        {"cursor": "\x00"},
+        {"cursor": _cursor_with("a\x00")},
+        {"page_size": "5\x00"},
+    ],
 )
 def test_a_nul_character_in_a_query_parameter_gets_400_not_500(admin_user, clinician, query):
     # PostgreSQL refuses NUL in text parameters; that must surface as a client error.
@@ -303,7 +324,15 @@ def test_a_value_the_database_refuses_is_a_400_not_a_500(doctor, monkeypatch):
 # --- unmatched /api/ paths and the trailing slash, in every mode (issue #11, item 12) ---------
 @pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
 @pytest.mark.parametrize(
-    "path", ["/api/v1/nothing-here/", "/api/v1/patients/not-a-uuid/", "/api/v1/twins/123/", "/api/", "/api/v9/", "/api/v1/patients/x"]
+    "path",
+    [
+        "/api/v1/nothing-here/",
+        "/api/v1/patients/not-a-uuid/",
+        "/api/v1/twins/123/",
+        "/api/",
+        "/api/v9/",
+        "/api/v1/patients/x",
+    ],
 )
 def test_an_unmatched_api_path_is_a_404_problem_even_under_debug(clinician, settings, debug, path):
     settings.DEBUG = debug
@@ -318,7 +347,9 @@ def test_an_unmatched_api_path_is_a_404_problem_even_under_debug(clinician, sett
 
 @pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
 @pytest.mark.parametrize("method", ["patch", "post", "put", "delete"])
-def test_an_unsafe_method_without_the_trailing_slash_is_redirected_with_its_method_kept(doctor, clinician, settings, debug, method):
+def test_an_unsafe_method_without_the_trailing_slash_is_redirected_with_its_method_kept(
+    doctor, clinician, settings, debug, method
+):
     settings.DEBUG = debug
     doctor.raise_request_exception = False
     patient = make_patient(primary=clinician)

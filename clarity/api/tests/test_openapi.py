@@ -36,7 +36,11 @@ def _to_json_schema(node, components, seen=()):
         name = node["$ref"].rsplit("/", 1)[-1]
         assert name not in seen, f"recursive schema {name}"
         return _to_json_schema(components[name], components, (*seen, name))
-    out = {key: _to_json_schema(value, components, seen) for key, value in node.items() if key not in ("nullable", "readOnly", "writeOnly")}
+    out = {
+        key: _to_json_schema(value, components, seen)
+        for key, value in node.items()
+        if key not in ("nullable", "readOnly", "writeOnly")
+    }
     if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out:
         out["additionalProperties"] = False
     if node.get("nullable"):
@@ -106,7 +110,12 @@ def test_the_schema_needs_no_authentication(db):
 @pytest.fixture
 def scene(admin_user, clinician, other_clinician):
     patient = make_patient(primary=clinician, consulting=[other_clinician])
-    return {"patient": patient, "doctor": bearer_client(clinician), "admin": bearer_client(admin_user), "clinician": clinician}
+    return {
+        "patient": patient,
+        "doctor": bearer_client(clinician),
+        "admin": bearer_client(admin_user),
+        "clinician": clinician,
+    }
 
 
 NEW = {"mrn": "OAS-1", "given_name": "Open", "family_name": "Api", "date_of_birth": "1990-01-01"}
@@ -114,7 +123,11 @@ NEW = {"mrn": "OAS-1", "given_name": "Open", "family_name": "Api", "date_of_birt
 # name: (method, template, request(scene) -> response)
 CALLS = {
     "patients list 200": ("get", "/api/v1/patients/", lambda s: s["doctor"].get("/api/v1/patients/", {"page_size": 1})),
-    "patients create 201": ("post", "/api/v1/patients/", lambda s: s["doctor"].post("/api/v1/patients/", NEW, format="json")),
+    "patients create 201": (
+        "post",
+        "/api/v1/patients/",
+        lambda s: s["doctor"].post("/api/v1/patients/", NEW, format="json"),
+    ),
     "patients create 400": (
         "post",
         "/api/v1/patients/",
@@ -131,7 +144,11 @@ CALLS = {
         lambda s: s["doctor"].generic("POST", "/api/v1/patients/", b"x", content_type="text/plain"),
     ),
     "patients list 401": ("get", "/api/v1/patients/", lambda s: APIClient().get("/api/v1/patients/")),
-    "patient read 200": ("get", "/api/v1/patients/{id}/", lambda s: s["doctor"].get(f"/api/v1/patients/{s['patient'].pk}/")),
+    "patient read 200": (
+        "get",
+        "/api/v1/patients/{id}/",
+        lambda s: s["doctor"].get(f"/api/v1/patients/{s['patient'].pk}/"),
+    ),
     "patient read 404": (
         "get",
         "/api/v1/patients/{id}/",
@@ -145,9 +162,15 @@ CALLS = {
     "patient patch 412": (
         "patch",
         "/api/v1/patients/{id}/",
-        lambda s: s["doctor"].patch(f"/api/v1/patients/{s['patient'].pk}/", {"address": "A"}, format="json", HTTP_IF_MATCH='"7"'),
+        lambda s: s["doctor"].patch(
+            f"/api/v1/patients/{s['patient'].pk}/", {"address": "A"}, format="json", HTTP_IF_MATCH='"7"'
+        ),
     ),
-    "patient delete 204": ("delete", "/api/v1/patients/{id}/", lambda s: s["doctor"].delete(f"/api/v1/patients/{s['patient'].pk}/")),
+    "patient delete 204": (
+        "delete",
+        "/api/v1/patients/{id}/",
+        lambda s: s["doctor"].delete(f"/api/v1/patients/{s['patient'].pk}/"),
+    ),
     "care team list 200": (
         "get",
         "/api/v1/patients/{id}/care-team/",
@@ -161,7 +184,9 @@ CALLS = {
     "break glass 409": (
         "post",
         "/api/v1/patients/{id}/break-glass/",
-        lambda s: s["doctor"].post(f"/api/v1/patients/{s['patient'].pk}/break-glass/", {"reason": "x" * 30}, format="json"),
+        lambda s: s["doctor"].post(
+            f"/api/v1/patients/{s['patient'].pk}/break-glass/", {"reason": "x" * 30}, format="json"
+        ),
     ),
     "audit events 200": ("get", "/api/v1/audit-events/", lambda s: s["admin"].get("/api/v1/audit-events/")),
     "audit events 403": ("get", "/api/v1/audit-events/", lambda s: s["doctor"].get("/api/v1/audit-events/")),
@@ -170,7 +195,11 @@ CALLS = {
     "token 200": (
         "post",
         "/api/v1/auth/token/",
-        lambda s: APIClient().post("/api/v1/auth/token/", {"username": s["clinician"].username, "password": "correct horse battery staple 42"}, format="json"),
+        lambda s: APIClient().post(
+            "/api/v1/auth/token/",
+            {"username": s["clinician"].username, "password": "correct horse battery staple 42"},
+            format="json",
+        ),
     ),
     "token 401": (
         "post",

@@ -53,7 +53,9 @@ def _queries_per_size(client, url, max_queries, django_assert_max_num_queries):
 
 
 @pytest.mark.parametrize("who", ["admin", "clinician"])
-def test_the_patient_list_costs_the_same_queries_at_5_and_200(admin_user, clinician, other_clinician, who, django_assert_max_num_queries):
+def test_the_patient_list_costs_the_same_queries_at_5_and_200(
+    admin_user, clinician, other_clinician, who, django_assert_max_num_queries
+):
     # Given 205 patients, each with a two-member care team
     bulk_patients(205, primary=clinician, consulting=other_clinician)
     client = bearer_client(admin_user if who == "admin" else clinician)

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,31 +15,113 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('occurred_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
-                ('actor_username', models.CharField(blank=True, default='', max_length=150)),
-                ('actor_role', models.CharField(blank=True, default='', max_length=16)),
-                ('action', models.CharField(choices=[('read', 'Read'), ('list', 'List'), ('create', 'Create'), ('update', 'Update'), ('delete', 'Delete'), ('export', 'Export'), ('login', 'Login'), ('login_failed', 'Login Failed'), ('logout', 'Logout'), ('denied', 'Denied'), ('break_glass', 'Break Glass')], max_length=16)),
-                ('resource_type', models.CharField(max_length=32)),
-                ('resource_id', models.CharField(blank=True, default='', max_length=64)),
-                ('patient_id', models.UUIDField(blank=True, null=True)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.CharField(blank=True, default='', max_length=256)),
-                ('request_id', models.CharField(blank=True, default='', max_length=64)),
-                ('outcome', models.CharField(choices=[('success', 'Success'), ('denied', 'Denied'), ('failure', 'Failure')], default='success', max_length=16)),
-                ('break_glass', models.BooleanField(default=False)),
-                ('chain_seq', models.BigIntegerField(blank=True, editable=False, null=True)),
-                ('prev_hash', models.CharField(blank=True, editable=False, max_length=64, null=True)),
-                ('hash', models.CharField(blank=True, editable=False, max_length=64, null=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='audit_events', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("occurred_at", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                ("actor_username", models.CharField(blank=True, default="", max_length=150)),
+                ("actor_role", models.CharField(blank=True, default="", max_length=16)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("read", "Read"),
+                            ("list", "List"),
+                            ("create", "Create"),
+                            ("update", "Update"),
+                            ("delete", "Delete"),
+                            ("export", "Export"),
+                            ("login", "Login"),
+                            ("login_failed", "Login Failed"),
+                            ("logout", "Logout"),
+                            ("denied", "Denied"),
+                            ("break_glass", "Break Glass"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("resource_type", models.CharField(max_length=32)),
+                ("resource_id", models.CharField(blank=True, default="", max_length=64)),
+                ("patient_id", models.UUIDField(blank=True, null=True)),
+                ("ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.CharField(blank=True, default="", max_length=256)),
+                ("request_id", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[("success", "Success"), ("denied", "Denied"), ("failure", "Failure")],
+                        default="success",
+                        max_length=16,
+                    ),
+                ),
+                ("break_glass", models.BooleanField(default=False)),
+                ("chain_seq", models.BigIntegerField(blank=True, editable=False, null=True)),
+                ("prev_hash", models.CharField(blank=True, editable=False, max_length=64, null=True)),
+                ("hash", models.CharField(blank=True, editable=False, max_length=64, null=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="audit_events",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'audit event',
-                'ordering': ['-occurred_at', '-id'],
-                'indexes': [models.Index(fields=['-occurred_at', '-id'], name='audit_auditevent_recent_idx'), models.Index(fields=['patient_id', '-occurred_at'], name='audit_auditevent_patient_idx'), models.Index(fields=['actor', '-occurred_at'], name='audit_auditevent_actor_idx'), models.Index(condition=models.Q(('hash__isnull', True)), fields=['id'], name='audit_auditevent_unsealed_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('action__in', ['read', 'list', 'create', 'update', 'delete', 'export', 'login', 'login_failed', 'logout', 'denied', 'break_glass'])), name='audit_auditevent_action_valid'), models.CheckConstraint(condition=models.Q(('outcome__in', ['success', 'denied', 'failure'])), name='audit_auditevent_outcome_valid'), models.CheckConstraint(condition=models.Q(('resource_type', ''), _negated=True), name='audit_auditevent_resource_type_required'), models.CheckConstraint(condition=models.Q(models.Q(('chain_seq__isnull', True), ('hash__isnull', True), ('prev_hash__isnull', True)), models.Q(('chain_seq__isnull', False), ('hash__isnull', False), ('prev_hash__isnull', False)), _connector='OR'), name='audit_auditevent_seal_complete'), models.UniqueConstraint(fields=('chain_seq',), name='audit_auditevent_chain_seq_unique')],
+                "verbose_name": "audit event",
+                "ordering": ["-occurred_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["-occurred_at", "-id"], name="audit_auditevent_recent_idx"),
+                    models.Index(fields=["patient_id", "-occurred_at"], name="audit_auditevent_patient_idx"),
+                    models.Index(fields=["actor", "-occurred_at"], name="audit_auditevent_actor_idx"),
+                    models.Index(
+                        condition=models.Q(("hash__isnull", True)), fields=["id"], name="audit_auditevent_unsealed_idx"
+                    ),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "action__in",
+                                [
+                                    "read",
+                                    "list",
+                                    "create",
+                                    "update",
+                                    "delete",
+                                    "export",
+                                    "login",
+                                    "login_failed",
+                                    "logout",
+                                    "denied",
+                                    "break_glass",
+                                ],
+                            )
+                        ),
+                        name="audit_auditevent_action_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("outcome__in", ["success", "denied", "failure"])),
+                        name="audit_auditevent_outcome_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("resource_type", ""), _negated=True),
+                        name="audit_auditevent_resource_type_required",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("chain_seq__isnull", True), ("hash__isnull", True), ("prev_hash__isnull", True)),
+                            models.Q(
+                                ("chain_seq__isnull", False), ("hash__isnull", False), ("prev_hash__isnull", False)
+                            ),
+                            _connector="OR",
+                        ),
+                        name="audit_auditevent_seal_complete",
+                    ),
+                    models.UniqueConstraint(fields=("chain_seq",), name="audit_auditevent_chain_seq_unique"),
+                ],
             },
         ),
     ]

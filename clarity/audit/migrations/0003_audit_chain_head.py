@@ -17,25 +17,34 @@ def start_at_the_newest_sealed_event(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0002_append_only_trigger'),
+        ("audit", "0002_append_only_trigger"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditChainHead',
+            name="AuditChainHead",
             fields=[
-                ('id', models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
-                ('seq', models.BigIntegerField(default=0)),
-                ('hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
-                ('round_first', models.BigIntegerField(default=0)),
-                ('round_xid', models.BigIntegerField(blank=True, null=True)),
-                ('sealed_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
+                ("seq", models.BigIntegerField(default=0)),
+                (
+                    "hash",
+                    models.CharField(
+                        default="0000000000000000000000000000000000000000000000000000000000000000", max_length=64
+                    ),
+                ),
+                ("round_first", models.BigIntegerField(default=0)),
+                ("round_xid", models.BigIntegerField(blank=True, null=True)),
+                ("sealed_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'audit chain head',
-                'constraints': [models.CheckConstraint(condition=models.Q(('id', 1)), name='audit_chainhead_single_row'), models.CheckConstraint(condition=models.Q(('seq__gte', 0)), name='audit_chainhead_seq_not_negative')],
+                "verbose_name": "audit chain head",
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("id", 1)), name="audit_chainhead_single_row"),
+                    models.CheckConstraint(
+                        condition=models.Q(("seq__gte", 0)), name="audit_chainhead_seq_not_negative"
+                    ),
+                ],
             },
         ),
         migrations.RunPython(start_at_the_newest_sealed_event, migrations.RunPython.noop),

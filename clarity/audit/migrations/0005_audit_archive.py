@@ -5,29 +5,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0004_partition_audit_by_month'),
+        ("audit", "0004_partition_audit_by_month"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditArchive',
+            name="AuditArchive",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('partition', models.CharField(max_length=63, unique=True)),
-                ('month', models.DateField()),
-                ('file_name', models.CharField(max_length=255)),
-                ('file_hmac', models.CharField(max_length=64)),
-                ('events', models.BigIntegerField()),
-                ('first_seq', models.BigIntegerField(blank=True, null=True)),
-                ('last_seq', models.BigIntegerField(blank=True, null=True)),
-                ('archived_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("partition", models.CharField(max_length=63, unique=True)),
+                ("month", models.DateField()),
+                ("file_name", models.CharField(max_length=255)),
+                ("file_hmac", models.CharField(max_length=64)),
+                ("events", models.BigIntegerField()),
+                ("first_seq", models.BigIntegerField(blank=True, null=True)),
+                ("last_seq", models.BigIntegerField(blank=True, null=True)),
+                ("archived_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
             ],
             options={
-                'verbose_name': 'audit archive',
-                'ordering': ['month'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('events__gte', 0)), name='audit_auditarchive_events_not_negative')],
+                "verbose_name": "audit archive",
+                "ordering": ["month"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("events__gte", 0)), name="audit_auditarchive_events_not_negative"
+                    )
+                ],
             },
         ),
     ]

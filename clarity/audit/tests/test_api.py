@@ -32,7 +32,9 @@ def _events(**filters):
 def test_a_read_writes_one_read_event_naming_actor_and_patient(clinician):
     patient = make_patient(primary=clinician)
 
-    bearer_client(clinician).get(f"/api/v1/patients/{patient.pk}/", HTTP_USER_AGENT="pytest-agent", HTTP_X_REQUEST_ID="req-42")
+    bearer_client(clinician).get(
+        f"/api/v1/patients/{patient.pk}/", HTTP_USER_AGENT="pytest-agent", HTTP_X_REQUEST_ID="req-42"
+    )
 
     [event] = _events()
     assert (event.action, event.resource_type, event.resource_id) == ("read", "patient", str(patient.pk))
@@ -95,7 +97,9 @@ def test_create_update_and_delete_are_audited(clinician, other_clinician):
 def test_a_refused_write_leaves_no_success_event(clinician):
     patient = make_patient(primary=clinician)
 
-    bearer_client(clinician).patch(f"/api/v1/patients/{patient.pk}/", {"address": "X"}, format="json", HTTP_IF_MATCH='"9"')
+    bearer_client(clinician).patch(
+        f"/api/v1/patients/{patient.pk}/", {"address": "X"}, format="json", HTTP_IF_MATCH='"9"'
+    )
 
     assert not AuditEvent.objects.filter(outcome="success").exists()
 
@@ -103,11 +107,17 @@ def test_a_refused_write_leaves_no_success_event(clinician):
 def test_login_failed_login_and_logout_are_audited(clinician):
     client = APIClient()
     client.post("/api/v1/auth/token/", {"username": clinician.username, "password": "not the password"}, format="json")
-    token = body_of(client.post("/api/v1/auth/token/", {"username": clinician.username, "password": TEST_PASSWORD}, format="json"))["token"]
+    token = body_of(
+        client.post("/api/v1/auth/token/", {"username": clinician.username, "password": TEST_PASSWORD}, format="json")
+    )["token"]
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     client.post("/api/v1/auth/logout/")
 
-    assert [(e.action, e.outcome) for e in _events()] == [("login_failed", "failure"), ("login", "success"), ("logout", "success")]
+    assert [(e.action, e.outcome) for e in _events()] == [
+        ("login_failed", "failure"),
+        ("login", "success"),
+        ("logout", "success"),
+    ]
     assert [e.actor_id for e in _events()] == [None, clinician.pk, clinician.pk]
 
 
@@ -174,7 +184,9 @@ def test_break_glass_access_is_read_only_and_does_not_join_the_list(clinician, o
 
     patch = client.patch(f"/api/v1/patients/{patient.pk}/", {"address": "X"}, format="json")
     delete = client.delete(f"/api/v1/patients/{patient.pk}/")
-    add = client.post(f"/api/v1/patients/{patient.pk}/care-team/", {"clinician": str(other_clinician.pk)}, format="json")
+    add = client.post(
+        f"/api/v1/patients/{patient.pk}/care-team/", {"clinician": str(other_clinician.pk)}, format="json"
+    )
     listed = client.get("/api/v1/patients/")
 
     assert (patch.status_code, delete.status_code, add.status_code) == (403, 403, 403)
@@ -221,8 +233,12 @@ def test_a_new_break_glass_grant_can_be_had_once_the_last_one_expired(clinician,
 def test_break_glass_needs_a_reason_of_twenty_characters(clinician, other_clinician):
     patient = make_patient(primary=clinician)
 
-    response = bearer_client(other_clinician).post(f"/api/v1/patients/{patient.pk}/break-glass/", {"reason": "x" * 19}, format="json")
-    spaces = bearer_client(other_clinician).post(f"/api/v1/patients/{patient.pk}/break-glass/", {"reason": " " * 25}, format="json")
+    response = bearer_client(other_clinician).post(
+        f"/api/v1/patients/{patient.pk}/break-glass/", {"reason": "x" * 19}, format="json"
+    )
+    spaces = bearer_client(other_clinician).post(
+        f"/api/v1/patients/{patient.pk}/break-glass/", {"reason": " " * 25}, format="json"
+    )
 
     assert "reason" in assert_problem(response, 400)["errors"]
     assert "reason" in assert_problem(spaces, 400)["errors"]
@@ -230,7 +246,9 @@ def test_break_glass_needs_a_reason_of_twenty_characters(clinician, other_clinic
 
 
 def test_break_glass_on_an_unknown_patient_gets_404(other_clinician):
-    response = bearer_client(other_clinician).post("/api/v1/patients/6f1c8f9e-4a47-4a5e-9a47-0e5c6a7b8c9d/break-glass/", EMERGENCY, format="json")
+    response = bearer_client(other_clinician).post(
+        "/api/v1/patients/6f1c8f9e-4a47-4a5e-9a47-0e5c6a7b8c9d/break-glass/", EMERGENCY, format="json"
+    )
 
     assert_problem(response, 404)
 
@@ -334,7 +352,10 @@ def test_since_is_inclusive_and_until_is_exclusive(admin_user, timeline):
     assert _audit_ids(client, {"until": at}) == [e[0].id]
     assert _audit_ids(client, {"since": at, "until": until}) == [e[2].id, e[1].id]
     # The same instant written in another offset is the same instant.
-    assert _audit_ids(client, {"since": "2030-01-01T13:01:00+01:00", "until": "2030-01-01T12:03:00Z"}) == [e[2].id, e[1].id]
+    assert _audit_ids(client, {"since": "2030-01-01T13:01:00+01:00", "until": "2030-01-01T12:03:00Z"}) == [
+        e[2].id,
+        e[1].id,
+    ]
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,9 @@ def test_concurrent_writers_and_sealers_never_fork_the_chain():
                 from django.db import transaction
 
                 with transaction.atomic():
-                    audit_record(AuditContext(ip="127.0.0.1"), action="read", resource_type="patient", resource_id=str(i))
+                    audit_record(
+                        AuditContext(ip="127.0.0.1"), action="read", resource_type="patient", resource_id=str(i)
+                    )
                 seal_pending()
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)

@@ -27,7 +27,9 @@ def _seals_claimed(request):
     the test's transaction — except where the refusal itself is under test."""
     if connection.vendor == "postgresql" and "unclaimed" not in request.keywords:
         with connection.cursor() as cursor:
-            cursor.execute("UPDATE audit_auditchainhead SET round_first = 1, seq = 9, round_xid = txid_current() WHERE id = 1")
+            cursor.execute(
+                "UPDATE audit_auditchainhead SET round_first = 1, seq = 9, round_xid = txid_current() WHERE id = 1"
+            )
 
 
 def validation_messages(instance):
@@ -68,9 +70,10 @@ def test_a_reused_chain_position_is_refused_by_the_database():
             event(**SEAL)
         return
     event(**SEAL)
-    with pytest.raises(
-        IntegrityError, match=r"audit_auditevent_chain_seq_unique|audit_auditevent\.chain_seq"
-    ), transaction.atomic():
+    with (
+        pytest.raises(IntegrityError, match=r"audit_auditevent_chain_seq_unique|audit_auditevent\.chain_seq"),
+        transaction.atomic(),
+    ):
         event(**{**SEAL, "hash": "b" * 64})
 
 

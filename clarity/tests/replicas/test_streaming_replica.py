@@ -205,6 +205,7 @@ def test_stopping_the_replica_under_load_gives_no_5xx(cluster, server, world):
 
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
         futures = [pool.submit(reader, n) for n in range(6)]
+
         def wait_for(count, timeout=60):
             deadline = time.monotonic() + timeout
             while len(statuses) < count and time.monotonic() < deadline and not errors:

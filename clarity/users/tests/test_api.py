@@ -190,7 +190,12 @@ def test_a_session_write_without_a_csrf_token_is_refused(admin_user):
     # When it sends an unsafe request
     response = client.post(
         "/api/v1/users/",
-        {"username": "csrfvictim", "email": "csrf@example.org", "password": "a long enough passphrase 7", "role": "clinician"},
+        {
+            "username": "csrfvictim",
+            "email": "csrf@example.org",
+            "password": "a long enough passphrase 7",
+            "role": "clinician",
+        },
         format="json",
     )
 
@@ -216,7 +221,12 @@ def test_a_session_write_with_the_csrf_token_is_accepted(admin_user):
     # When it sends the token back in the header
     response = client.post(
         "/api/v1/users/",
-        {"username": "withcsrf", "email": "withcsrf@example.org", "password": "a long enough passphrase 7", "role": "clinician"},
+        {
+            "username": "withcsrf",
+            "email": "withcsrf@example.org",
+            "password": "a long enough passphrase 7",
+            "role": "clinician",
+        },
         format="json",
         HTTP_X_CSRFTOKEN=token,
     )
@@ -227,11 +237,20 @@ def test_a_session_write_with_the_csrf_token_is_accepted(admin_user):
 
 def test_an_admin_creates_a_user_and_a_case_insensitive_duplicate_gets_409(admin_user):
     client = bearer_client(admin_user)
-    body = {"username": "Dana", "email": "Dana@Example.org", "password": "a long enough passphrase 7", "role": "clinician"}
+    body = {
+        "username": "Dana",
+        "email": "Dana@Example.org",
+        "password": "a long enough passphrase 7",
+        "role": "clinician",
+    }
 
     created = client.post("/api/v1/users/", body, format="json")
-    duplicate_name = client.post("/api/v1/users/", {**body, "username": "dana", "email": "other@example.org"}, format="json")
-    duplicate_email = client.post("/api/v1/users/", {**body, "username": "dana2", "email": "dana@example.ORG"}, format="json")
+    duplicate_name = client.post(
+        "/api/v1/users/", {**body, "username": "dana", "email": "other@example.org"}, format="json"
+    )
+    duplicate_email = client.post(
+        "/api/v1/users/", {**body, "username": "dana2", "email": "dana@example.ORG"}, format="json"
+    )
 
     assert created.status_code == 201
     assert body_of(created)["role"] == "clinician"
@@ -297,7 +316,12 @@ def test_the_users_list_refuses_unknown_query_parameters(admin_user):
 def test_an_admin_created_through_the_api_can_review_patients_in_the_django_admin(admin_user, client_for):
     from django.test import Client
 
-    body = {"username": "second-admin", "email": "second@example.org", "password": "a long enough passphrase 91", "role": "admin"}
+    body = {
+        "username": "second-admin",
+        "email": "second@example.org",
+        "password": "a long enough passphrase 91",
+        "role": "admin",
+    }
     assert client_for(admin_user).post("/api/v1/users/", body, format="json").status_code == 201
     browser = Client()
     assert browser.login(username="second-admin", password=body["password"])

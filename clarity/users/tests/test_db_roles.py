@@ -45,7 +45,9 @@ def test_app_role_cannot_update_delete_or_truncate_history_nor_run_ddl(app_role)
 @pytest.mark.postgres_only
 def test_the_api_works_under_the_app_role(app_role, client_for):
     clinician = UserFactory(role="clinician")
-    patient = Patient.objects.create(mrn="ROLE-1", given_name="Rae", family_name="Role", date_of_birth=datetime.date(1980, 1, 1))
+    patient = Patient.objects.create(
+        mrn="ROLE-1", given_name="Rae", family_name="Role", date_of_birth=datetime.date(1980, 1, 1)
+    )
     CareTeamMembership.objects.create(patient=patient, clinician=clinician, role="primary")
     with connection.cursor() as cursor:
         cursor.execute(f'SET ROLE "{app_role}"')

@@ -75,14 +75,23 @@ def test_full_clean_reports_a_missing_email_and_username():
 
 def token_row(user, **overrides):
     now = timezone.now()
-    return {"user": user, "key_hash": hash_token("raw"), "created_at": now, "expires_at": now + timedelta(hours=1), **overrides}
+    return {
+        "user": user,
+        "key_hash": hash_token("raw"),
+        "created_at": now,
+        "expires_at": now + timedelta(hours=1),
+        **overrides,
+    }
 
 
 @pytest.mark.django_db
 def test_a_duplicate_token_hash_is_refused_by_the_database():
     user = UserFactory()
     ApiToken.objects.create(**token_row(user))
-    with pytest.raises(IntegrityError, match=r"users_apitoken_key_hash_unique|users_apitoken\.key_hash"), transaction.atomic():
+    with (
+        pytest.raises(IntegrityError, match=r"users_apitoken_key_hash_unique|users_apitoken\.key_hash"),
+        transaction.atomic(),
+    ):
         ApiToken.objects.create(**token_row(user))
 
 

@@ -49,9 +49,7 @@ class Command(BaseCommand):
                         break
                     last_pk = raw_rows[-1][0]
                     stale = [
-                        row[0]
-                        for row in raw_rows
-                        if any(value and key_id_of(value) != newest for value in row[1:])
+                        row[0] for row in raw_rows if any(value and key_id_of(value) != newest for value in row[1:])
                     ]
                     if stale:
                         objects = list(model._base_manager.select_for_update().filter(pk__in=stale))

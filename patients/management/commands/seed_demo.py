@@ -213,7 +213,11 @@ class Command(BaseCommand):
                 twins.append(twin)
                 revisions.append(
                     TwinRevision(
-                        twin=twin, version=1, configuration=CONFIGURATIONS[twin_type], changed_by=clinician, changed_at=now
+                        twin=twin,
+                        version=1,
+                        configuration=CONFIGURATIONS[twin_type],
+                        changed_by=clinician,
+                        changed_at=now,
                     )
                 )
             author = patient.user or clinician
