@@ -158,23 +158,10 @@ def convert_to_monthly_partitions(
     """
     table, column = _ident(table), _ident(column)
     old = f"{table}_unpartitioned"
-    cursor.execute(
-        "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s"
-        " AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
-        [table, table],
-    )
-    indexes = [row[0] for row in cursor.fetchall()]
+    indexes, keys, triggers = _table_shape(cursor, table)
     for name in demote_unique_indexes:
         indexes = [d.replace("CREATE UNIQUE INDEX", "CREATE INDEX", 1) if f" {name} ON " in d else d for d in indexes]
-    cursor.execute(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype IN ('f', 'u')",
-        [table],
-    )
-    keys = [(name, definition) for name, definition in cursor.fetchall() if name not in drop_constraints]
-    cursor.execute(
-        "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal", [table]
-    )
-    triggers = [row[0] for row in cursor.fetchall()]
+    keys = [(name, definition) for name, definition in keys if name not in drop_constraints]
     cursor.execute(
         "SELECT pg_get_serial_sequence(%s, 'id'), (SELECT max(id) FROM " + table + ")",  # noqa: S608
         [table],
@@ -203,6 +190,33 @@ def convert_to_monthly_partitions(
             f"CREATE TABLE {table}_historic PARTITION OF {table} FOR VALUES FROM (MINVALUE) TO ('{_bound(first)}')"
         )
     ensure_months(cursor, table, column, first, last)
+    _refill(cursor, table, old, max_id, indexes, keys, triggers)
+
+
+def _table_shape(cursor, table: str):
+    """What a rebuilt `table` must get back: its index definitions (those not backing a
+    constraint), its foreign-key and unique constraints, and its user triggers."""
+    cursor.execute(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s"
+        " AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+        [table, table],
+    )
+    indexes = [row[0] for row in cursor.fetchall()]
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype IN ('f', 'u')",
+        [table],
+    )
+    keys = cursor.fetchall()
+    cursor.execute(
+        "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal", [table]
+    )
+    triggers = [row[0] for row in cursor.fetchall()]
+    return indexes, keys, triggers
+
+
+def _refill(cursor, table: str, old: str, max_id, indexes, keys, triggers) -> None:
+    """Move the rows of `old` into the rebuilt `table`, keep its id sequence ahead of them,
+    drop `old`, then re-create the indexes, constraints and triggers `_table_shape` read."""
     cursor.execute(f"INSERT INTO {table} OVERRIDING SYSTEM VALUE SELECT * FROM {old}")  # noqa: S608
     if max_id is not None:
         cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), %s)", [max_id])
@@ -231,21 +245,7 @@ def convert_to_plain_table(cursor, table: str, *, primary_key: tuple[str, ...] =
     """
     table = _ident(table)
     old = f"{table}_partitioned"
-    cursor.execute(
-        "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s"
-        " AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
-        [table, table],
-    )
-    indexes = [row[0] for row in cursor.fetchall()]
-    cursor.execute(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype IN ('f', 'u')",
-        [table],
-    )
-    keys = cursor.fetchall()
-    cursor.execute(
-        "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal", [table]
-    )
-    triggers = [row[0] for row in cursor.fetchall()]
+    indexes, keys, triggers = _table_shape(cursor, table)
     cursor.execute(f"SELECT max(id) FROM {table}")  # noqa: S608
     max_id = cursor.fetchone()[0]
 
@@ -255,13 +255,4 @@ def convert_to_plain_table(cursor, table: str, *, primary_key: tuple[str, ...] =
         f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING IDENTITY,"
         f" CONSTRAINT {table}_pkey PRIMARY KEY ({', '.join(_ident(c) for c in primary_key)}))"
     )
-    cursor.execute(f"INSERT INTO {table} OVERRIDING SYSTEM VALUE SELECT * FROM {old}")  # noqa: S608
-    if max_id is not None:
-        cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), %s)", [max_id])
-    cursor.execute(f"DROP TABLE {old}")
-    for definition in indexes:
-        cursor.execute(definition)
-    for name, definition in keys:
-        cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
-    for definition in triggers:
-        cursor.execute(definition)
+    _refill(cursor, table, old, max_id, indexes, keys, triggers)
