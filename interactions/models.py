@@ -28,9 +28,18 @@ class InteractionLog(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     # PROTECT everywhere: interaction history outlives every other row it points at.
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="interactions")
+    # No single-column indexes on patient and twin: the composite indexes below lead with
+    # them (one index fewer to update per inserted row; migration 0005).
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="interactions", db_index=False
+    )
     twin = models.ForeignKey(
-        "twins.DigitalTwin", null=True, blank=True, on_delete=models.PROTECT, related_name="interactions"
+        "twins.DigitalTwin",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="interactions",
+        db_index=False,
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="interactions"

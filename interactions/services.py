@@ -4,8 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models.expressions import DatabaseDefault
+from django.db import IntegrityError, connection, transaction
 
 from clarity.api.errors import Forbidden
 from clarity.audit.models import Action, AuditEvent
@@ -77,20 +76,20 @@ def interactions_create(
                 if replay is not None:
                     return replay
             _check_twins(patient_id, items, many=many)
-            rows = [
-                InteractionLog(
-                    patient_id=patient_id,
-                    twin_id=item.get("twin"),
-                    actor=actor,
-                    kind=item["kind"],
-                    payload=item["payload"],
-                    occurred_at=item["occurred_at"],
-                    idempotency_key=f"{idempotency.key}:{index}" if idempotency else None,
-                )
-                for index, item in enumerate(items)
-            ]
-            InteractionLog.objects.bulk_create(rows)
-            rows = _with_database_defaults(rows)
+            rows = _insert_rows(
+                [
+                    InteractionLog(
+                        patient_id=access.patient.pk,
+                        twin_id=item.get("twin"),
+                        actor=actor,
+                        kind=item["kind"],
+                        payload=item["payload"],
+                        occurred_at=item["occurred_at"],
+                        idempotency_key=f"{idempotency.key}:{index}" if idempotency else None,
+                    )
+                    for index, item in enumerate(items)
+                ]
+            )
             body = represent(rows)
             _audit(ctx, Action.CREATE, patient_id, [row.pk for row in rows])
             if idempotency is not None:
@@ -165,13 +164,37 @@ def _check_twins(patient_id, items: list[dict], *, many: bool) -> None:
         raise ValidationError(errors)
 
 
-def _with_database_defaults(rows: list[InteractionLog]) -> list[InteractionLog]:
-    """
-    `recorded_at` is the database's clock. Backends that support INSERT … RETURNING
-    (PostgreSQL, SQLite ≥ 3.35) hand it back from bulk_create; otherwise read the rows
-    again, in one query.
-    """
-    if not any(isinstance(row.recorded_at, DatabaseDefault) for row in rows):
-        return rows
-    stored = InteractionLog.objects.in_bulk([row.pk for row in rows])
-    return [stored[row.pk] for row in rows]
+# The whole batch as one fixed statement with one array per column (PostgreSQL):
+# bulk_create compiled and bound ~800 parameters per 100 rows, a third of a batch's CPU.
+_INSERT_SQL = (
+    "INSERT INTO interactions_interactionlog"
+    " (patient_id, actor_id, twin_id, kind, payload, occurred_at, idempotency_key)"
+    " SELECT %s::uuid, %s::uuid, * FROM unnest(%s::uuid[], %s::text[], %s::jsonb[], %s::timestamptz[], %s::text[])"
+    " RETURNING id, recorded_at"
+)
+
+
+def _insert_rows(rows: list[InteractionLog]) -> list[InteractionLog]:
+    """Insert `rows` (one patient's, one actor's), setting each one's id and database-clock `recorded_at`."""
+    if connection.vendor != "postgresql":
+        # SQLite (development): bulk_create's RETURNING sets the same two fields.
+        return InteractionLog.objects.bulk_create(rows)
+    payload = InteractionLog._meta.get_field("payload")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_SQL,
+            [
+                str(rows[0].patient_id),
+                None if rows[0].actor_id is None else str(rows[0].actor_id),
+                [None if row.twin_id is None else str(row.twin_id) for row in rows],
+                [row.kind for row in rows],
+                [payload.get_db_prep_save(row.payload, connection) for row in rows],
+                [row.occurred_at for row in rows],
+                [row.idempotency_key for row in rows],
+            ],
+        )
+        # Ids are drawn in unnest order, so the sorted ids line up with `rows`.
+        for row, (pk, recorded_at) in zip(rows, sorted(cursor.fetchall()), strict=True):
+            row.pk, row.recorded_at = pk, recorded_at
+            row._state.adding = False
+    return rows

@@ -131,7 +131,7 @@ class InteractionListView(ApiView):
         items = serializer.validated_data if many else [serializer.validated_data]
 
         def represent(rows):
-            return InteractionSerializer(rows, many=True).data if many else InteractionSerializer(rows[0]).data
+            return [interaction_representation(row) for row in rows] if many else interaction_representation(rows[0])
 
         idempotency = None
         if key is not None:
