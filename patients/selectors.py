@@ -4,12 +4,13 @@ import re
 from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, Q, prefetch_related_objects
+from django.db import connection, connections, router
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from clarity.api.errors import Forbidden, OutOfScope
 from clarity.crypto import blind_index
+from clarity.fixed_sql import Columns
 
 from .models import CareTeamMembership, Patient
 
@@ -78,6 +79,27 @@ def care_team_prefetch():
 
 def with_care_team(queryset):
     return queryset.prefetch_related(care_team_prefetch())
+
+
+# One patient's care team as one fixed statement, the result set where the ORM's prefetch
+# would put it: prefetch_related_objects built and compiled a queryset for every patient
+# read (~14 % of its CPU under load). Same rows and order as care_team_prefetch().
+_CARE_TEAM = Columns(CareTeamMembership, ("id", "patient_id", "clinician_id", "role", "created_at"))
+_CARE_TEAM_SQL = (
+    f"SELECT {_CARE_TEAM.sql('m')} FROM patients_careteammembership m"  # noqa: S608 - fixed names
+    " WHERE m.patient_id = %s ORDER BY m.created_at, m.id"
+)
+
+
+def attach_care_team(patient: Patient) -> None:
+    """Load `patient.care_team.all()` (created_at, id order) in one query."""
+    alias = router.db_for_read(CareTeamMembership, instance=patient)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_CARE_TEAM_SQL, [Patient._meta.pk.get_db_prep_value(patient.pk, connections[alias])])
+        members = [_CARE_TEAM.instance(alias, row) for row in cursor.fetchall()]
+    team = CareTeamMembership.objects.none()
+    team._result_cache, team._prefetch_done = members, True
+    patient._prefetched_objects_cache = {**getattr(patient, "_prefetched_objects_cache", {}), "care_team": team}
 
 
 # The hot path of every patient-scoped request, as one hand-written statement: the ORM
@@ -153,7 +175,7 @@ def patient_access_for(user, patient_id, *, with_team: bool = False, lock: bool 
             exists = Patient.objects.filter(pk=patient_id).exists()
         raise OutOfScope("patient", patient_id, patient_id=patient_id if exists else None)
     if with_team:
-        prefetch_related_objects([patient], care_team_prefetch())
+        attach_care_team(patient)
     return PatientAccess(patient, level)
 
 

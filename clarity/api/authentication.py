@@ -1,33 +1,37 @@
 """API authentication: opaque bearer tokens (stored hashed), or a session with CSRF."""
 
-from django.db import connection
+from django.db import connections, router
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from clarity.fixed_sql import Columns
 from clarity.users.models import ApiToken, User, hash_token
 
-# Every API request runs this: one hand-written statement instead of an ORM queryset,
-# whose building and compiling cost more than the query (see README "Performance").
+# Every API request runs this, so it is one fixed statement (clarity/fixed_sql.py): the
+# ORM queryset's building and compiling cost more than the query (README "Performance").
+# It is also the one definition of a live token: unrevoked, unexpired, of an active user.
+_USER = Columns(User, tuple(field.attname for field in User._meta.concrete_fields))
+_TOKEN = Columns(ApiToken, ("id", "user_id", "key_hash", "created_at", "expires_at", "revoked_at"))
 _TOKEN_SQL = (
-    "SELECT u.*, t.id AS _token_id, t.created_at AS _token_created_at, t.expires_at AS _token_expires_at"
+    f"SELECT {_USER.sql('u')}, {_TOKEN.sql('t')}"  # noqa: S608 - fixed names
     " FROM users_apitoken t JOIN users_user u ON u.id = t.user_id"
     " WHERE t.key_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s AND u.is_active"
 )
 
 
 def _live_token(key_hash: str) -> ApiToken | None:
-    """The live (unexpired, unrevoked) token with this hash, its active user attached."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    user = next(iter(User.objects.raw(_TOKEN_SQL, [key_hash, now])), None)
-    if user is None:
+    """The live token with this hash, its user attached."""
+    alias = router.db_for_read(ApiToken)
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        cursor.execute(_TOKEN_SQL, [key_hash, connection.ops.adapt_datetimefield_value(timezone.now())])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    return ApiToken(
-        id=user._token_id,
-        user=user,
-        key_hash=key_hash,
-        created_at=user._token_created_at,
-        expires_at=user._token_expires_at,
-    )
+    split = len(_USER.names)
+    token = _TOKEN.instance(alias, row[split:])
+    token.user = _USER.instance(alias, row[:split])
+    return token
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
