@@ -105,11 +105,12 @@ def audit_record_many(ctx: AuditContext, *, action, resource_type, items) -> Non
     _after_commit()
 
 
-# Every audit insert, one or many events, is this one fixed statement on PostgreSQL, one
-# array per column: the ORM compiled an INSERT per request (~10 % of a patient read's CPU
-# under load) and bulk_create compiles per value (~20 ms of Python for a list page's 50
-# events). psycopg prepares a statement it sees repeatedly, so it is also planned once.
-_UNNEST_COLUMNS = (
+# Every audit insert is one of two fixed statements on PostgreSQL, made from one column
+# list: the ORM compiled an INSERT per request (~10 % of a patient read's CPU under load)
+# and bulk_create compiles per value (~20 ms of Python for a list page's 50 events). One
+# event binds scalars (dumping twelve one-element arrays cost as much as the ORM did);
+# several bind one array per column and unnest them.
+_COLUMNS = (
     ("actor_id", "uuid"),
     ("actor_username", "text"),
     ("actor_role", "text"),
@@ -123,13 +124,15 @@ _UNNEST_COLUMNS = (
     ("outcome", "text"),
     ("break_glass", "boolean"),
 )
-_UNNEST_SQL = (
-    "INSERT INTO audit_auditevent (actor_id, actor_username, actor_role, action, resource_type, resource_id,"
-    " patient_id, ip, user_agent, request_id, outcome, break_glass)"
-    " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
-    " %s::uuid[], %s::inet[], %s::text[], %s::text[], %s::text[], %s::boolean[])"
-    " RETURNING id, occurred_at"
-)
+_INSERT_INTO = f"INSERT INTO audit_auditevent ({', '.join(name for name, _ in _COLUMNS)})"
+_RETURNING = " RETURNING id, occurred_at"
+_VALUES_SQL = f"{_INSERT_INTO} VALUES ({', '.join(f'%s::{kind}' for _, kind in _COLUMNS)}){_RETURNING}"
+_UNNEST_SQL = f"{_INSERT_INTO} SELECT * FROM unnest({', '.join(f'%s::{kind}[]' for _, kind in _COLUMNS)}){_RETURNING}"  # noqa: S608 - fixed names
+
+
+def _column_value(event: AuditEvent, name: str, kind: str):
+    value = getattr(event, name)
+    return None if value is None else str(value) if kind in ("uuid", "inet") else value
 
 
 def _insert(events: list[AuditEvent]) -> None:
@@ -138,17 +141,13 @@ def _insert(events: list[AuditEvent]) -> None:
         # SQLite (development): bulk_create's RETURNING sets the same two fields.
         AuditEvent.objects.bulk_create(events)
         return
-
-    def text(value):
-        return None if value is None else str(value)
-
-    columns = [
-        [text(getattr(event, name)) if kind in ("uuid", "inet") else getattr(event, name) for event in events]
-        for name, kind in _UNNEST_COLUMNS
-    ]
     with connection.cursor() as cursor:
-        cursor.execute(_UNNEST_SQL, columns)
-        # Ids are drawn in unnest order, so the sorted ids line up with `events`.
+        if len(events) == 1:
+            cursor.execute(_VALUES_SQL, [_column_value(events[0], name, kind) for name, kind in _COLUMNS])
+        else:
+            columns = [[_column_value(event, name, kind) for event in events] for name, kind in _COLUMNS]
+            cursor.execute(_UNNEST_SQL, columns)
+        # Ids are drawn in input order, so the sorted ids line up with `events`.
         for event, (pk, occurred_at) in zip(events, sorted(cursor.fetchall()), strict=True):
             event.pk, event.occurred_at = pk, occurred_at
             event._state.adding = False
