@@ -130,7 +130,7 @@ def _insert_interactions(cursor, *, patient_sql, count, actor_id, label):
                        ELSE jsonb_build_object('sleep_hours', 4 + mod(g, 6), 'steps', 1000 + mod(g, 9000))
                    END,
                    now() - make_interval(mins => g), now()
-            FROM generate_series(%(low)s, %(high)s) AS g
+            FROM generate_series(%(low)s::int, %(high)s::int) AS g
             """,
             {"actor": actor_id, "low": low, "high": high},
         )
@@ -164,7 +164,7 @@ def seed_main(*, patients: int, panel: int, interactions: int, heavy: int) -> No
                    date '1940-01-01' + mod(g * 37, 25000),
                    (ARRAY['female', 'male', 'intersex', 'unknown'])[1 + mod(g, 4)],
                    NULL, NULL, NULL, 'active', NULL, 1, now(), now()
-            FROM generate_series(1, %(patients)s) AS g
+            FROM generate_series(1, %(patients)s::int) AS g
             """,
             {"heavy_mrn": HEAVY_MRN, "prefix": MRN_PREFIX, "patients": patients},
         )

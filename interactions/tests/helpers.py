@@ -90,7 +90,7 @@ def insert_interactions_fast(patient, count: int, *, start=BASE_TIME) -> None:
                 cursor.execute(
                     "INSERT INTO interactions_interactionlog (patient_id, kind, payload, occurred_at) "
                     "SELECT %s, 'observation', jsonb_build_object('n', n, 'note', 'steady'), "
-                    "%s + n * interval '1 second' FROM generate_series(%s, %s) AS n",
+                    "%s + n * interval '1 second' FROM generate_series(%s::int, %s::int) AS n",
                     [patient.pk, start, low, min(low + 49_999, count)],
                 )
         else:
