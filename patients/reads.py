@@ -64,13 +64,21 @@ def patient_read(*, actor, patient_id, ctx: AuditContext, with_team: bool = True
     )
 
 
-def care_team_list(*, actor, patient_id, ctx: AuditContext, page: Callable):
-    """`page(queryset)` of the patient's care team, audited as one `list` event."""
+def patient_records_list(*, actor, patient_id, ctx: AuditContext, model, resource_type: str, page: Callable):
+    """`page(queryset)` of the patient's `model` records (its key to the patient is `patient`),
+    audited as one `list` event of `resource_type`: the read of any patient-owned list."""
     return audited_read(
         lambda: patient_access_for(actor, patient_id),
         ctx=ctx,
         action=Action.LIST,
-        resource_type="care_team",
+        resource_type=resource_type,
         resource_id=patient_id,
-        fetch=lambda access: page(CareTeamMembership.objects.filter(patient_id=patient_id)),
+        fetch=lambda access: page(model._default_manager.filter(patient_id=patient_id)),
+    )
+
+
+def care_team_list(*, actor, patient_id, ctx: AuditContext, page: Callable):
+    """`page(queryset)` of the patient's care team, audited as one `list` event."""
+    return patient_records_list(
+        actor=actor, patient_id=patient_id, ctx=ctx, model=CareTeamMembership, resource_type="care_team", page=page
     )

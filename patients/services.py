@@ -123,6 +123,27 @@ def _audit_login_link(ctx: AuditContext, patient: Patient, *, previous) -> None:
         )
 
 
+def patient_record_create(*, actor: User, patient_id, model, resource_type: str, data: dict, ctx: AuditContext):
+    """
+    Create one `model` record of the patient (its key to the patient is `patient`) from
+    validated `data`, with its `create` audit event: the write of a patient-owned resource
+    built on patients/records.py. Raises OutOfScope (404), Forbidden (403: the patient's own
+    login, break-the-glass; recorded against `resource_type`), ValidationError (400) from the
+    model's own rules.
+    """
+    with transaction.atomic():
+        access = patient_access_for(actor, patient_id).of(resource_type)
+        access.require(Access.WRITERS)
+        record = model(patient=access.record, **data)
+        # The patient was just read under scope: no need for full_clean to fetch it again.
+        record.full_clean(exclude=["patient"], validate_unique=False, validate_constraints=False)
+        record.save(force_insert=True)
+        audit_record(
+            ctx, action=Action.CREATE, resource_type=resource_type, resource_id=record.pk, patient_id=access.patient_id
+        )
+    return record
+
+
 def patient_deactivate(*, actor: User, patient_id, if_match: IfMatch | None, ctx: AuditContext) -> Patient:
     """DELETE: mark inactive (PHI is retained). Admin or primary clinician only."""
     with transaction.atomic():
