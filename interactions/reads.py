@@ -30,8 +30,9 @@ def interactions_list(*, actor, patient_id, ctx: AuditContext, page: Callable, *
 def patient_export(*, actor, patient_id, ctx: AuditContext, with_team: bool = False, upper_bound: bool = False):
     """
     Open an export of the patient's whole record (EXPORTERS only: Forbidden 403 under
-    break-the-glass), audited as `export` before any of it is read. Returns the patient and,
-    with `upper_bound`, the newest interaction id the export covers (None without).
+    break-the-glass), audited as `export` in the transaction that reaches the patient, before
+    any of the record is streamed. Returns the patient and, with `upper_bound`, the newest
+    interaction id the export covers (None without).
     """
     return audited_read(
         lambda: patient_access_for(actor, patient_id, with_team=with_team),

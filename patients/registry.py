@@ -26,6 +26,8 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
+from .models import Patient
+
 
 @functools.cache
 def owned_models() -> tuple[type[models.Model], ...]:
@@ -55,8 +57,6 @@ def _targets(model) -> set:
 
 def patient_path(model) -> str | None:
     """The lookup from `model` to its patient's id ("patient_id", "twin__patient_id"), or None without one."""
-    from .models import Patient
-
     for field in model._meta.concrete_fields:
         if field.is_relation and field.related_model is Patient:
             return field.attname
@@ -84,8 +84,6 @@ _BLOCKING = (models.PROTECT, models.RESTRICT, models.DO_NOTHING)
 
 @checks.register(checks.Tags.models)
 def check_patient_owned_models_are_declared(app_configs=None, **kwargs):
-    from .models import Patient
-
     owned = set(owned_models())
     held = owned | {Patient}
     errors = []
