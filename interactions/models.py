@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -113,3 +114,20 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"idempotency record {self.pk}"
+
+    @classmethod
+    def patient_rows(cls, patient_id) -> models.QuerySet:
+        """The records whose stored body (one interaction or a batch) belongs to the patient:
+        they quote its interactions, so a purge deletes them (patients/registry.py)."""
+        target = str(patient_id)
+        if connection.vendor == "postgresql":
+            return cls.objects.filter(
+                Q(response_body__contains={"patient": target}) | Q(response_body__contains=[{"patient": target}])
+            )
+        # SQLite has no JSON containment lookup: match single and batch bodies in Python.
+        matching = []
+        for pk, body in cls.objects.values_list("pk", "response_body").iterator():
+            items = body if isinstance(body, list) else [body]
+            if any(isinstance(item, dict) and item.get("patient") == target for item in items):
+                matching.append(pk)
+        return cls.objects.filter(pk__in=matching)

@@ -61,8 +61,7 @@ def interactions_create(
     """
     try:
         with transaction.atomic():
-            access = patient_access_for(actor, patient_id)
-            ctx.break_glass = access.break_glass
+            access = patient_access_for(actor, patient_id).of("interaction")
             access.require(CREATORS)
             if access.level == Access.SELF and any(item["kind"] not in PATIENT_KINDS for item in items):
                 raise Forbidden(

@@ -1,6 +1,5 @@
 import weakref
 
-from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
@@ -13,18 +12,14 @@ from clarity.api.query import check_params, choice_param, uuid_param
 from clarity.api.schema import PAGE_PARAMETERS, paginated, problems
 from clarity.api.streaming import SyncIteratorStreamingResponse
 from clarity.api.views import ApiView
-from clarity.audit.models import Action
-from clarity.audit.services import audit_record
 from clarity.users.policy import CARE, roles
-from patients.selectors import Access, patient_access_for
 from patients.serializers import CareTeamMemberSerializer, PatientSerializer
 from twins.models import DigitalTwin, TwinRevision
 
-from . import services
+from . import reads, services
 from .export import RETRY_AFTER_SECONDS, SLOTS, ExportBusy, export_chunks
 from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyKey, idempotency_key_from, request_fingerprint
 from .models import Kind
-from .selectors import export_upper_bound, interactions_of
 from .serializers import (
     MAX_BATCH,
     ExportTwinSerializer,
@@ -35,7 +30,6 @@ from .serializers import (
 )
 
 INTERACTION_PAGES = KeysetPaginator(["-occurred_at", "-id"])
-EXPORTERS = Access.WRITERS | {Access.SELF}
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     HEADER,
@@ -100,19 +94,16 @@ class InteractionListView(ApiView):
     def list(self, request, pk):
         check_params(request, {"kind", "twin", "since", "until"})
         params = request.query_params
-        queryset = interactions_of(
-            pk,
+        rows, next_url, previous_url = reads.interactions_list(
+            actor=request.user,
+            patient_id=pk,
+            ctx=self.audit_context(request),
+            page=lambda queryset: INTERACTION_PAGES.paginate(queryset, request),
             kind=choice_param(request, "kind", Kind.values),
             twin_id=uuid_param(request, "twin"),
             since=parse_query_datetime(params["since"], "since") if "since" in params else None,
             until=parse_query_datetime(params["until"], "until") if "until" in params else None,
         )
-        ctx = self.audit_context(request)
-        with transaction.atomic():
-            access = patient_access_for(request.user, pk)
-            ctx.break_glass = access.break_glass
-            rows, next_url, previous_url = INTERACTION_PAGES.paginate(queryset, request)
-            audit_record(ctx, action=Action.LIST, resource_type="interaction", resource_id=pk, patient_id=pk)
         results = [interaction_representation(row) for row in rows]
         return Response({"results": results, "next": next_url, "previous": previous_url})
 
@@ -194,14 +185,9 @@ class PatientExportView(ApiView):
         return response
 
     def _export(self, request, pk, slot):
-        ctx = self.audit_context(request)
-        with transaction.atomic():
-            access = patient_access_for(request.user, pk, with_team=True)
-            ctx.break_glass = access.break_glass
-            access.require(EXPORTERS)
-            audit_record(ctx, action=Action.EXPORT, resource_type="patient", resource_id=pk, patient_id=pk)
-            up_to_id = export_upper_bound(pk)
-        patient = access.patient
+        patient, up_to_id = reads.patient_export(
+            actor=request.user, patient_id=pk, ctx=self.audit_context(request), with_team=True, upper_bound=True
+        )
         twins = (
             DigitalTwin.objects.filter(patient=patient)
             .order_by("created_at", "id")

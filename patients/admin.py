@@ -2,7 +2,8 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 
 from clarity.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin
 from clarity.admin_site import patient_label, user_label
@@ -10,6 +11,7 @@ from twins.models import DigitalTwin
 
 from . import services
 from .models import BreakGlassGrant, CareTeamMembership, CareTeamRole, Patient
+from .registry import owned_models, patient_path
 
 
 class CareTeamFormSet(forms.BaseInlineFormSet):
@@ -79,15 +81,28 @@ class PatientAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_select_related = ("user",)
     fields = (
         "id", "mrn", "given_name", "family_name", "date_of_birth", "sex", "status",
-        "email", "phone", "address", "user", "audit_trail", "version", "created_at", "updated_at",
+        "email", "phone", "address", "user", "records", "audit_trail", "version", "created_at", "updated_at",
     )  # fmt: skip
-    readonly_fields = ("id", "audit_trail", "version", "created_at", "updated_at")
+    readonly_fields = ("id", "records", "audit_trail", "version", "created_at", "updated_at")
     autocomplete_fields = ("user",)
     inlines = (CareTeamInline, TwinInline)
 
     @admin.display(description="patient", ordering="family_name")
     def label(self, obj):
         return patient_label(obj)
+
+    @admin.display(description="records held")
+    def records(self, obj):
+        """A link per kind of record the apps declare as the patient's (patients/registry.py),
+        to its list narrowed to this patient; no counting, so the page costs no extra query."""
+        links = []
+        for model in owned_models():
+            path = patient_path(model)
+            if path is None or "__" in path or not self.admin_site.is_registered(model):
+                continue  # reached through another record (a twin's revisions: on the twin's page)
+            url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+            links.append((f"{url}?{path}={obj.pk}", capfirst(model._meta.verbose_name_plural)))
+        return format_html_join(" · ", '<a href="{}">{}</a>', links)
 
     @admin.display(description="audit trail")
     def audit_trail(self, obj):

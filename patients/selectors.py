@@ -28,23 +28,37 @@ class Access:
     MANAGERS = frozenset({ADMIN, PRIMARY})
 
 
-class PatientAccess(NamedTuple):
-    patient: Patient
+class RecordAccess(NamedTuple):
+    """
+    A record the caller reached within their scope, and how (an `Access` level): a patient,
+    or a record that belongs to one (a twin, ...). Every patient-owned resource checks what
+    the caller may do with it here, so a refusal is recorded the same way everywhere.
+    """
+
+    record: object
     level: str
+    resource_type: str
+    patient_id: object
 
     @property
     def break_glass(self) -> bool:
         return self.level == Access.BREAK_GLASS
 
-    def require(self, allowed: frozenset, action: str = "") -> None:
-        """Raise Forbidden (403) unless the caller's access level is in `allowed`."""
+    def require(self, allowed: frozenset) -> None:
+        """Raise Forbidden (403) unless the caller's access level is in `allowed`. The denied
+        event names this resource type and is flagged when the caller works under break-the-glass."""
         if self.level not in allowed:
             raise Forbidden(
-                resource_type="patient",
-                resource_id=self.patient.pk,
-                patient_id=self.patient.pk,
+                resource_type=self.resource_type,
+                resource_id=self.record.pk,
+                patient_id=self.patient_id,
                 break_glass=self.break_glass,
             )
+
+    def of(self, resource_type: str) -> "RecordAccess":
+        """This reach of a patient, used to act on the patient's `resource_type` records (e.g.
+        create a twin): a refusal is then recorded against that type, not the patient."""
+        return self._replace(resource_type=resource_type)
 
 
 def patients_visible_to(user):
@@ -142,7 +156,7 @@ def clinician_level(team_role: str | None, glass: bool) -> str | None:
     return Access.BREAK_GLASS if glass else None
 
 
-def patient_access_for(user, patient_id, *, with_team: bool = False, lock: bool = False) -> PatientAccess:
+def patient_access_for(user, patient_id, *, with_team: bool = False, lock: bool = False) -> RecordAccess:
     """
     The patient `patient_id` and how `user` may reach it, in one query (plus one for the
     care team with `with_team`). Raises Forbidden (403) for roles that may never read
@@ -176,7 +190,7 @@ def patient_access_for(user, patient_id, *, with_team: bool = False, lock: bool 
         raise OutOfScope("patient", patient_id, patient_id=patient_id if exists else None)
     if with_team:
         attach_care_team(patient)
-    return PatientAccess(patient, level)
+    return RecordAccess(patient, level, "patient", patient.pk)
 
 
 def care_team_of(patient):

@@ -85,9 +85,8 @@ def patient_update(*, actor: User, patient_id, data: dict, if_match: IfMatch | N
     """
     with transaction.atomic():
         access = patient_access_for(actor, patient_id, lock=True)
-        ctx.break_glass = access.break_glass
         access.require(Access.WRITERS)
-        patient = access.patient
+        patient = access.record
         if "status" in data and data["status"] != patient.status:
             # Deactivating is DELETE's job (admin or primary); PATCH must not be a way around it.
             access.require(Access.MANAGERS)
@@ -124,13 +123,33 @@ def _audit_login_link(ctx: AuditContext, patient: Patient, *, previous) -> None:
         )
 
 
+def patient_record_create(*, actor: User, patient_id, model, resource_type: str, data: dict, ctx: AuditContext):
+    """
+    Create one `model` record of the patient (its key to the patient is `patient`) from
+    validated `data`, with its `create` audit event: the write of a patient-owned resource
+    built on patients/records.py. Raises OutOfScope (404), Forbidden (403: the patient's own
+    login, break-the-glass; recorded against `resource_type`), ValidationError (400) from the
+    model's own rules.
+    """
+    with transaction.atomic():
+        access = patient_access_for(actor, patient_id).of(resource_type)
+        access.require(Access.WRITERS)
+        record = model(patient=access.record, **data)
+        # The patient was just read under scope: no need for full_clean to fetch it again.
+        record.full_clean(exclude=["patient"], validate_unique=False, validate_constraints=False)
+        record.save(force_insert=True)
+        audit_record(
+            ctx, action=Action.CREATE, resource_type=resource_type, resource_id=record.pk, patient_id=access.patient_id
+        )
+    return record
+
+
 def patient_deactivate(*, actor: User, patient_id, if_match: IfMatch | None, ctx: AuditContext) -> Patient:
     """DELETE: mark inactive (PHI is retained). Admin or primary clinician only."""
     with transaction.atomic():
         access = patient_access_for(actor, patient_id, lock=True)
-        ctx.break_glass = access.break_glass
         access.require(Access.MANAGERS)
-        patient = access.patient
+        patient = access.record
         check_if_match(if_match, patient.version)
         if patient.status != PatientStatus.INACTIVE:
             patient.status = PatientStatus.INACTIVE
@@ -145,9 +164,8 @@ def care_team_add(*, actor: User, patient_id, clinician_id, role: str, ctx: Audi
     """Add a clinician. Admin or primary only (403). Duplicate member or second primary → Conflict (409)."""
     with transaction.atomic():
         access = patient_access_for(actor, patient_id, lock=True)
-        ctx.break_glass = access.break_glass
         access.require(Access.MANAGERS)
-        patient = access.patient
+        patient = access.record
         clinician = _clinician(clinician_id, "clinician")
         if CareTeamMembership.objects.filter(patient=patient, clinician=clinician).exists():
             raise Conflict("This clinician is already on the care team.", field="clinician")
@@ -173,16 +191,15 @@ def care_team_remove(*, actor: User, patient_id, clinician_id, ctx: AuditContext
 
     with transaction.atomic():
         access = patient_access_for(actor, patient_id, lock=True)
-        ctx.break_glass = access.break_glass
         access.require(Access.MANAGERS)
-        membership = CareTeamMembership.objects.filter(patient=access.patient, clinician_id=clinician_id).first()
+        membership = CareTeamMembership.objects.filter(patient=access.record, clinician_id=clinician_id).first()
         if membership is None:
-            raise OutOfScope("care_team", clinician_id, patient_id=access.patient.pk)
+            raise OutOfScope("care_team", clinician_id, patient_id=access.patient_id)
         if membership.role == CareTeamRole.PRIMARY:
             raise Conflict("The primary clinician cannot be removed; a patient always has one.", field="clinician")
         membership.delete()
         audit_record(
-            ctx, action=Action.DELETE, resource_type="care_team", resource_id=clinician_id, patient_id=access.patient.pk
+            ctx, action=Action.DELETE, resource_type="care_team", resource_id=clinician_id, patient_id=access.patient_id
         )
 
 

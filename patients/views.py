@@ -10,12 +10,12 @@ from clarity.api.query import check_params, choice_param
 from clarity.api.schema import ETAG_HEADER, IF_MATCH, LOCATION_HEADER, PAGE_PARAMETERS, paginated, problems
 from clarity.api.views import ApiView
 from clarity.audit.models import Action
-from clarity.audit.services import audit_record, audit_record_many
+from clarity.audit.services import audit_record_many
 from clarity.users.policy import CARE, CLINICIANS, STAFF, roles
 
-from . import services
-from .models import CareTeamMembership, Patient, PatientStatus
-from .selectors import patient_access_for, patients_visible_to, search_filter, with_care_team
+from . import reads, services
+from .models import Patient, PatientStatus
+from .selectors import patients_visible_to, search_filter, with_care_team
 from .serializers import (
     BreakGlassGrantSerializer,
     BreakGlassRequestSerializer,
@@ -137,12 +137,8 @@ class PatientDetailView(ApiView):
 
     def retrieve(self, request, pk):
         check_params(request, set())
-        ctx = self.audit_context(request)
-        with transaction.atomic():
-            access = patient_access_for(request.user, pk, with_team=True)
-            ctx.break_glass = access.break_glass
-            audit_record(ctx, action=Action.READ, resource_type="patient", resource_id=pk, patient_id=pk)
-        return patient_response(access.patient)
+        patient = reads.patient_read(actor=request.user, patient_id=pk, ctx=self.audit_context(request))
+        return patient_response(patient)
 
     def update(self, request, pk):
         if_match = parse_if_match(request)
@@ -188,14 +184,12 @@ class CareTeamView(ApiView):
 
     def list(self, request, pk):
         check_params(request, set())
-        ctx = self.audit_context(request)
-        with transaction.atomic():
-            access = patient_access_for(request.user, pk)
-            ctx.break_glass = access.break_glass
-            rows, next_url, previous_url = CARE_TEAM_PAGES.paginate(
-                CareTeamMembership.objects.filter(patient_id=pk), request
-            )
-            audit_record(ctx, action=Action.LIST, resource_type="care_team", resource_id=pk, patient_id=pk)
+        rows, next_url, previous_url = reads.care_team_list(
+            actor=request.user,
+            patient_id=pk,
+            ctx=self.audit_context(request),
+            page=lambda queryset: CARE_TEAM_PAGES.paginate(queryset, request),
+        )
         return Response(
             {"results": CareTeamMemberSerializer(rows, many=True).data, "next": next_url, "previous": previous_url}
         )

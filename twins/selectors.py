@@ -1,37 +1,14 @@
 """Reads for digital twins. A twin's scope is its patient's scope, applied in SQL."""
 
-from typing import NamedTuple
-
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
 from clarity.api.errors import Forbidden, OutOfScope
 from clarity.users.models import Role
-from patients.selectors import Access, clinician_level, patients_visible_to
+from patients.selectors import Access, RecordAccess, clinician_level, patients_visible_to
 
 from .models import DigitalTwin, TwinRevision
-
-
-class TwinAccess(NamedTuple):
-    """A twin and how the caller reaches its patient (an `Access` level)."""
-
-    twin: DigitalTwin
-    level: str
-
-    @property
-    def break_glass(self) -> bool:
-        return self.level == Access.BREAK_GLASS
-
-    def require(self, allowed: frozenset) -> None:
-        """Raise Forbidden (403) unless the caller's access level is in `allowed`."""
-        if self.level not in allowed:
-            raise Forbidden(
-                resource_type="twin",
-                resource_id=self.twin.pk,
-                patient_id=self.twin.patient_id,
-                break_glass=self.break_glass,
-            )
 
 
 def twins_visible_to(user):
@@ -54,7 +31,7 @@ _TWIN_ACCESS_SQL = (
 )
 
 
-def twin_access_for(user, twin_id, *, lock: bool = False) -> TwinAccess:
+def twin_access_for(user, twin_id, *, lock: bool = False) -> RecordAccess:
     """
     The twin `twin_id` and the caller's access level to its patient, in one query; the
     levels are those of `patient_access_for` (admin, primary / care team / break-the-glass
@@ -91,7 +68,7 @@ def twin_access_for(user, twin_id, *, lock: bool = False) -> TwinAccess:
         level = Access.SELF if twin._own else None
     if level is None:
         raise OutOfScope("twin", twin_id, patient_id=twin.patient_id)
-    return TwinAccess(twin, level)
+    return RecordAccess(twin, level, "twin", twin.patient_id)
 
 
 def twins_of_patient(patient_id):

@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clarity.api.concurrency import IfMatch, check_if_match
-from clarity.api.errors import Conflict, Forbidden
+from clarity.api.errors import Conflict
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
 from clarity.users.models import User
@@ -51,16 +51,14 @@ def twin_create(
     try:
         with transaction.atomic():
             # The patient row lock also serializes concurrent creates for one patient.
-            access = patient_access_for(actor, patient_id, lock=True)
-            ctx.break_glass = access.break_glass
-            if access.level not in Access.WRITERS:
-                raise Forbidden(resource_type="twin", patient_id=access.patient.pk, break_glass=access.break_glass)
+            access = patient_access_for(actor, patient_id, lock=True).of("twin")
+            access.require(Access.WRITERS)
             _check_configuration(configuration)
-            if _live_twin_exists(patient_id=access.patient.pk, twin_type=twin_type):
+            if _live_twin_exists(patient_id=access.patient_id, twin_type=twin_type):
                 raise Conflict(LIVE_TWIN_CONFLICT, field="twin_type")
             now = timezone.now()
             twin = DigitalTwin(
-                patient=access.patient,
+                patient=access.record,
                 name=name,
                 twin_type=twin_type,
                 status=TwinStatus.INITIALIZING,
@@ -99,9 +97,8 @@ def twin_update(*, actor: User, twin_id, data: dict, if_match: IfMatch | None, c
     try:
         with transaction.atomic():
             access = twin_access_for(actor, twin_id, lock=True)
-            ctx.break_glass = access.break_glass
             access.require(Access.WRITERS)
-            twin = access.twin
+            twin = access.record
             check_if_match(if_match, twin.version)
             if "configuration" in data:
                 _check_configuration(data["configuration"])
@@ -141,9 +138,8 @@ def twin_archive(*, actor: User, twin_id, if_match: IfMatch | None, ctx: AuditCo
     """
     with transaction.atomic():
         access = twin_access_for(actor, twin_id, lock=True)
-        ctx.break_glass = access.break_glass
         access.require(Access.WRITERS)
-        twin = access.twin
+        twin = access.record
         check_if_match(if_match, twin.version)
         if twin.status != TwinStatus.ARCHIVED:
             twin.status = TwinStatus.ARCHIVED

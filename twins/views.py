@@ -1,4 +1,3 @@
-from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -9,14 +8,10 @@ from clarity.api.pagination import KeysetPaginator
 from clarity.api.query import check_params, choice_param
 from clarity.api.schema import ETAG_HEADER, IF_MATCH, LOCATION_HEADER, PAGE_PARAMETERS, paginated, problems
 from clarity.api.views import ApiView
-from clarity.audit.models import Action
-from clarity.audit.services import audit_record
 from clarity.users.policy import CARE, STAFF, roles
-from patients.selectors import patient_access_for
 
-from . import services
+from . import reads, services
 from .models import TwinStatus, TwinType
-from .selectors import revisions_of_twin, twin_access_for, twins_of_patient
 from .serializers import TwinCreateSerializer, TwinRevisionSerializer, TwinSerializer, TwinUpdateSerializer
 
 TWIN_PAGES = KeysetPaginator(["created_at", "id"])
@@ -64,19 +59,14 @@ class PatientTwinsView(ApiView):
 
     def list(self, request, pk):
         check_params(request, {"status", "twin_type"})
-        queryset = twins_of_patient(pk)
-        wanted_status = choice_param(request, "status", TwinStatus.values)
-        if wanted_status:
-            queryset = queryset.filter(status=wanted_status)
-        wanted_type = choice_param(request, "twin_type", TwinType.values)
-        if wanted_type:
-            queryset = queryset.filter(twin_type=wanted_type)
-        ctx = self.audit_context(request)
-        with transaction.atomic():
-            access = patient_access_for(request.user, pk)
-            ctx.break_glass = access.break_glass
-            rows, next_url, previous_url = TWIN_PAGES.paginate(queryset, request)
-            audit_record(ctx, action=Action.LIST, resource_type="twin", resource_id=pk, patient_id=pk)
+        rows, next_url, previous_url = reads.twins_list(
+            actor=request.user,
+            patient_id=pk,
+            ctx=self.audit_context(request),
+            page=lambda queryset: TWIN_PAGES.paginate(queryset, request),
+            status=choice_param(request, "status", TwinStatus.values),
+            twin_type=choice_param(request, "twin_type", TwinType.values),
+        )
         return Response({"results": TwinSerializer(rows, many=True).data, "next": next_url, "previous": previous_url})
 
     def create(self, request, pk):
@@ -124,14 +114,7 @@ class TwinDetailView(ApiView):
 
     def retrieve(self, request, pk):
         check_params(request, set())
-        ctx = self.audit_context(request)
-        with transaction.atomic():
-            access = twin_access_for(request.user, pk)
-            ctx.break_glass = access.break_glass
-            audit_record(
-                ctx, action=Action.READ, resource_type="twin", resource_id=pk, patient_id=access.twin.patient_id
-            )
-        return twin_response(access.twin)
+        return twin_response(reads.twin_read(actor=request.user, twin_id=pk, ctx=self.audit_context(request)))
 
     def update(self, request, pk):
         if_match = parse_if_match(request, required=True)
@@ -167,18 +150,12 @@ class TwinRevisionsView(ApiView):
 
     def list(self, request, pk):
         check_params(request, set())
-        ctx = self.audit_context(request)
-        with transaction.atomic():
-            access = twin_access_for(request.user, pk)
-            ctx.break_glass = access.break_glass
-            rows, next_url, previous_url = REVISION_PAGES.paginate(revisions_of_twin(pk), request)
-            audit_record(
-                ctx,
-                action=Action.LIST,
-                resource_type="twin_revision",
-                resource_id=pk,
-                patient_id=access.twin.patient_id,
-            )
+        rows, next_url, previous_url = reads.twin_revisions_list(
+            actor=request.user,
+            twin_id=pk,
+            ctx=self.audit_context(request),
+            page=lambda queryset: REVISION_PAGES.paginate(queryset, request),
+        )
         return Response(
             {"results": TwinRevisionSerializer(rows, many=True).data, "next": next_url, "previous": previous_url}
         )

@@ -23,11 +23,11 @@ from clarity.api.renderers import dumps
 from clarity.api.streaming import SyncIteratorStreamingResponse
 from clarity.api.views import ApiView
 from clarity.audit.models import Action
-from clarity.audit.services import audit_record, audit_record_many
+from clarity.audit.services import audit_record_many
 from clarity.users.policy import CARE, roles
-from interactions.selectors import assessment_by_id, assessments_of
-from interactions.views import EXPORTERS
-from patients.selectors import name_prefix_filter, patient_access_for, patients_visible_to
+from interactions.reads import assessment_read, assessments_list, patient_export
+from patients.reads import patient_read
+from patients.selectors import name_prefix_filter, patients_visible_to
 
 from . import resources
 from .errors import outcome_exception_handler
@@ -170,12 +170,7 @@ class PatientReadView(FhirView):
 
     def read(self, request, pk):
         self.fhir_params(request)
-        ctx = self.audit_context(request)
-        with transaction.atomic():
-            access = patient_access_for(request.user, pk)
-            ctx.break_glass = access.break_glass
-            audit_record(ctx, action=Action.READ, resource_type="patient", resource_id=pk, patient_id=access.patient.pk)
-        patient = access.patient
+        patient = patient_read(actor=request.user, patient_id=pk, ctx=self.audit_context(request), with_team=False)
         return self.fhir_response(resources.patient_resource(patient), headers={"ETag": f'W/"{patient.version}"'})
 
 
@@ -238,14 +233,15 @@ class ObservationSearchView(FhirView):
         instruments = parse_codes(params["code"][0]) if "code" in params else list(INSTRUMENT_CODES)
         since, until = parse_date_bounds(params.get("date", []))
         size = self.count(params)
-        ctx = self.audit_context(request)
-        with transaction.atomic():
-            access = patient_access_for(request.user, patient_id)
-            ctx.break_glass = access.break_glass
-            pk = access.patient.pk
-            queryset = assessments_of(pk, instruments=instruments, since=since, until=until)
-            rows, next_url, previous_url = OBSERVATION_PAGES.paginate(queryset, request, page_size=size)
-            audit_record(ctx, action=Action.LIST, resource_type="interaction", resource_id=pk, patient_id=pk)
+        rows, next_url, previous_url = assessments_list(
+            actor=request.user,
+            patient_id=patient_id,
+            ctx=self.audit_context(request),
+            page=lambda queryset: OBSERVATION_PAGES.paginate(queryset, request, page_size=size),
+            instruments=instruments,
+            since=since,
+            until=until,
+        )
         bundle = resources.searchset(
             self.base(request),
             [resources.observation_resource(row) for row in rows],
@@ -269,20 +265,9 @@ class ObservationReadView(FhirView):
         self.fhir_params(request)
         if not (pk.isascii() and pk.isdigit()) or len(pk) > 18:
             raise OutOfScope("interaction", pk)
-        ctx = self.audit_context(request)
-        with transaction.atomic():
-            row = assessment_by_id(int(pk), instruments=list(INSTRUMENT_CODES))
-            if row is None:
-                raise OutOfScope("interaction", pk)
-            try:
-                access = patient_access_for(request.user, row.patient_id)
-            except OutOfScope:
-                # The same answer as for an id that does not exist: no existence oracle.
-                raise OutOfScope("interaction", pk, patient_id=row.patient_id) from None
-            ctx.break_glass = access.break_glass
-            audit_record(
-                ctx, action=Action.READ, resource_type="interaction", resource_id=pk, patient_id=row.patient_id
-            )
+        row = assessment_read(
+            actor=request.user, interaction_id=pk, ctx=self.audit_context(request), instruments=list(INSTRUMENT_CODES)
+        )
         return self.fhir_response(resources.observation_resource(row))
 
 
@@ -295,17 +280,10 @@ class PatientEverythingView(FhirView):
 
     def everything(self, request, pk):
         self.fhir_params(request)
-        ctx = self.audit_context(request)
-        with transaction.atomic():
-            access = patient_access_for(request.user, pk)
-            ctx.break_glass = access.break_glass
-            # The patient's whole record: the API export's rule (no break-the-glass), audited the same way.
-            access.require(EXPORTERS)
-            audit_record(
-                ctx, action=Action.EXPORT, resource_type="patient", resource_id=pk, patient_id=access.patient.pk
-            )
+        # The patient's whole record: the API export's rule (no break-the-glass), audited the same way.
+        patient, _ = patient_export(actor=request.user, patient_id=pk, ctx=self.audit_context(request))
         return SyncIteratorStreamingResponse(
-            everything_chunks(self.base(request), access.patient, generated_at=timezone.now()), content_type=FHIR_JSON
+            everything_chunks(self.base(request), patient, generated_at=timezone.now()), content_type=FHIR_JSON
         )
 
 

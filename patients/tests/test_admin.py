@@ -68,3 +68,31 @@ def test_admin_cannot_delete_a_patient(admin_client):
     response = admin_client.get(reverse("admin:patients_patient_delete", args=[patient.pk]))
 
     assert response.status_code == 403
+
+
+def test_the_patient_page_links_each_kind_of_record_the_apps_declare_to_its_list_for_that_patient(admin_client):
+    import re
+
+    from django.contrib import admin
+
+    from patients.registry import owned_models, patient_path
+
+    # Given a patient with a twin, and another patient with one
+    mine = CareTeamMembershipFactory(role="primary").patient
+    DigitalTwinFactory(patient=mine)
+    DigitalTwinFactory(patient=CareTeamMembershipFactory(role="primary").patient)
+
+    # When an admin opens the patient's page
+    page = admin_client.get(reverse("admin:patients_patient_change", args=[mine.pk])).content.decode()
+
+    # Then every declared record kind reached by a direct key and shown in the admin is linked...
+    links = dict(re.findall(r'<a href="([^"]+)">([^<]+)</a>', page))
+    expected = {
+        reverse(f"admin:{m._meta.app_label}_{m._meta.model_name}_changelist") + f"?patient_id={mine.pk}"
+        for m in owned_models()
+        if patient_path(m) == "patient_id" and admin.site.is_registered(m)
+    }
+    assert expected <= set(links)
+    # ...and each link lists that patient's rows only
+    twins = admin_client.get(reverse("admin:twins_digitaltwin_changelist") + f"?patient_id={mine.pk}")
+    assert twins.status_code == 200 and [t.patient_id for t in twins.context["cl"].result_list] == [mine.pk]

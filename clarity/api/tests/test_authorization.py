@@ -177,6 +177,42 @@ EXPECTED = {
     "dataset.download": (401, 200, 403, 403, 403, 403, 403, 403),
 }
 
+
+def _api_routes(patterns=None, prefix=""):
+    """(route, view callback) of every URL pattern."""
+    from django.urls import get_resolver
+
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        if hasattr(pattern, "url_patterns"):
+            yield from _api_routes(pattern.url_patterns, prefix + str(pattern.pattern))
+        else:
+            yield prefix + str(pattern.pattern), pattern.callback
+
+
+def _patient_record_routes():
+    """The generic endpoints (patients/records.py) of the models the apps declare as patient-owned."""
+    from patients.records import PatientRecordsView
+    from patients.registry import owned_models
+
+    owned = set(owned_models())
+    for route, callback in _api_routes():
+        view_class = getattr(callback, "view_class", None)
+        if view_class is not None and issubclass(view_class, PatientRecordsView) and view_class.model in owned:
+            yield "/" + route, view_class
+
+
+# Patient-owned resources on the generic endpoint are found through their apps'
+# `patient_owned_models`, not listed above: a new one is in the table once it is installed
+# and routed. Their policy is the generic endpoint's: the patient's readers list, the care
+# team and admins create (not the patient, not break-the-glass).
+PATIENT_RECORD_ROUTES = list(_patient_record_routes())
+for _route, _view in PATIENT_RECORD_ROUTES:
+    _path = (lambda route: lambda w: route.replace("<uuid:pk>", str(w.patient.pk)))(_route)
+    ENDPOINTS[f"{_view.resource_type}.list"] = ("get", _path, None)
+    ENDPOINTS[f"{_view.resource_type}.create"] = ("post", _path, (lambda body: lambda w, r: body)(_view.example))
+    EXPECTED[f"{_view.resource_type}.list"] = (401, 403, 200, 404, 200, 200, 404, 200)
+    EXPECTED[f"{_view.resource_type}.create"] = (401, 403, 403, 403, 201, 201, 404, 201)
+
 CASES = [
     pytest.param(endpoint, role, expected[i], id=f"{endpoint}-{role}-{expected[i]}")
     for endpoint, expected in EXPECTED.items()
@@ -205,21 +241,13 @@ def test_each_caller_gets_the_status_the_contract_gives_them(world, endpoint, ro
 
 
 def test_every_api_route_is_in_the_table(world):
-    from django.urls import get_resolver
     from rest_framework.permissions import AllowAny
 
     from clarity.api.views import ApiView
     from clarity.users.policy import RolePolicy
 
     # Every API view declares its role policy (the token endpoint alone is open)...
-    def views(patterns, prefix=""):
-        for pattern in patterns:
-            if hasattr(pattern, "url_patterns"):
-                yield from views(pattern.url_patterns, prefix + str(pattern.pattern))
-            else:
-                yield prefix + str(pattern.pattern), pattern.callback
-
-    api = [(route, callback) for route, callback in views(get_resolver().url_patterns) if route.startswith("api/v1/")]
+    api = [(route, callback) for route, callback in _api_routes() if route.startswith("api/v1/")]
     for route, callback in api:
         view_class = getattr(callback, "view_class", None)
         if view_class is None or not issubclass(view_class, ApiView) or AllowAny in view_class.permission_classes:
@@ -332,3 +360,30 @@ def test_users_me_returns_the_callers_own_profile(db):
         "first_name": "Rita",
         "last_name": "Search",
     }
+
+
+@pytest.mark.parametrize(
+    ("route", "view"), PATIENT_RECORD_ROUTES, ids=[v.resource_type for _r, v in PATIENT_RECORD_ROUTES]
+)
+def test_break_the_glass_lists_a_patients_records_flagged_and_may_not_add_one(world, route, view):
+    from clarity.api.tests.helpers import grant_break_glass
+    from clarity.audit.models import AuditEvent
+
+    # Given a clinician outside the care team holding a break-the-glass grant
+    rescuer = UserFactory(role="clinician")
+    grant_break_glass(rescuer, world.patient)
+    client = bearer_client(rescuer)
+    path = route.replace("<uuid:pk>", str(world.patient.pk))
+
+    # When they list the patient's records and try to add one
+    listed = client.get(path)
+    added = client.post(path, view.example, format="json")
+
+    # Then the list is theirs and the write is refused, both recorded as break-the-glass
+    assert listed.status_code == 200
+    assert_problem(added, 403)
+    events = AuditEvent.objects.filter(actor=rescuer).order_by("id")
+    assert [(e.action, e.resource_type, e.break_glass, e.patient_id) for e in events] == [
+        ("list", view.resource_type, True, world.patient.pk),
+        ("denied", view.resource_type, True, world.patient.pk),
+    ]

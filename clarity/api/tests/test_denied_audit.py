@@ -76,3 +76,24 @@ def test_a_twin_create_refused_under_break_the_glass_is_audited_as_break_glass(d
     assert response.status_code == 403
     denied = AuditEvent.objects.get(action="denied", actor=outsider)
     assert denied.break_glass is True and denied.patient_id == patient.pk
+
+
+def test_an_interaction_create_refused_under_break_the_glass_is_audited_against_the_interactions(db, client_for):
+    # Given a clinician who broke the glass for a patient not in their care
+    outsider = UserFactory(role="clinician")
+    patient = make_patient(primary=UserFactory(role="clinician"))
+    client = client_for(outsider)
+    reason = {"reason": "Unconscious in the emergency department, need history"}
+    assert client.post(f"/api/v1/patients/{patient.pk}/break-glass/", reason, format="json").status_code == 201
+
+    # When they try to add to the patient's log (break-the-glass is read-only)
+    response = client.post(
+        f"/api/v1/patients/{patient.pk}/interactions/",
+        {"kind": "note", "payload": {"text": "x"}, "occurred_at": "2026-01-05T09:00:00Z"},
+        format="json",
+    )
+
+    # Then the denial names what was refused (the interactions, not the patient) and the break-the-glass
+    assert response.status_code == 403
+    denied = AuditEvent.objects.get(action="denied", actor=outsider)
+    assert (denied.resource_type, denied.break_glass, denied.patient_id) == ("interaction", True, patient.pk)

@@ -3,11 +3,12 @@
     python manage.py purge_patient <patient-uuid> --actor <admin username> --confirm
 
 The API never deletes PHI (DELETE only marks a patient inactive). This command is the
-one documented exception: in a single transaction it lifts the append-only guard on the
-interaction log and twin revisions, deletes the patient's interactions, revisions, twins,
-care team, break-the-glass grants and idempotency records, restores the guard, and
-writes a `delete` audit event (resource type `patient_purge`) naming the admin. Audit
-events are never deleted: they hold identifiers only and must outlive the record.
+one documented exception: in a single transaction it deletes every patient-owned record
+each app declares (patients/registry.py: interactions, twin revisions, twins, care team,
+break-the-glass grants, idempotency records, ...), lifting the append-only guard of the
+tables that have one for the purge and restoring it after, then the patient, and writes a
+`delete` audit event (resource type `patient_purge`) naming the admin. Audit events are
+never deleted: they hold identifiers only and must outlive the record.
 On PostgreSQL run it as the migrator role (it needs ALTER TABLE on the guarded tables).
 """
 
@@ -15,37 +16,52 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
-from django.db.models import Q
 
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
-from clarity.dbtriggers import append_only_sql
 from clarity.users.models import User, canonical_username
-from interactions.models import IdempotencyRecord, InteractionLog
-from patients.models import BreakGlassGrant, CareTeamMembership, Patient
-from twins.models import DigitalTwin, TwinRevision
-
-GUARDED = ("interactions_interactionlog", "twins_twinrevision")
+from patients.models import Patient
+from patients.registry import owned_models, rows_of
 
 
-def _lift_guards(cursor):
+def _append_only_guards(cursor, tables) -> list:
+    """
+    The append-only guards (clarity.dbtriggers.append_only) on `tables`, as the statements
+    that restore them: PostgreSQL's trigger is disabled and enabled again; SQLite's
+    triggers are dropped and re-created from their own stored SQL.
+    """
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND c.relname = ANY(%s)"
+            " AND t.tgname = c.relname || '_append_only'",
+            [list(tables)],
+        )
+        return [(table, name, None) for table, name in cursor.fetchall()]
+    cursor.execute("SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'trigger'")
+    return [
+        (table, name, sql)
+        for table, name, sql in cursor.fetchall()
+        if table in tables and name in (f"{table}_no_update", f"{table}_no_delete")
+    ]
+
+
+def _lift_guards(cursor, guards):
     if connection.vendor == "postgresql":
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE refuses while FK checks are pending
-    for table in GUARDED:
+    for table, name, _sql in guards:
         if connection.vendor == "postgresql":
-            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {name}")
         else:
-            for statement in append_only_sql(table)["sqlite"][1]:
-                cursor.execute(statement)
+            cursor.execute(f"DROP TRIGGER {name}")
 
 
-def _restore_guards(cursor):
-    for table in GUARDED:
+def _restore_guards(cursor, guards):
+    for table, name, sql in guards:
         if connection.vendor == "postgresql":
-            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only")
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {name}")
         else:
-            for statement in append_only_sql(table)["sqlite"][0]:
-                cursor.execute(statement)
+            cursor.execute(sql)
 
 
 class Command(BaseCommand):
@@ -70,18 +86,16 @@ class Command(BaseCommand):
             patient = Patient.objects.select_for_update().filter(pk=patient_uuid).first()
             if patient is None:
                 raise CommandError("No such patient.")
-            twin_ids = list(DigitalTwin.objects.filter(patient=patient).values_list("pk", flat=True))
+            models = owned_models()
+            counts = {}
             with connection.cursor() as cursor:
-                _lift_guards(cursor)
-                counts = {
-                    "interactions": InteractionLog.objects.filter(patient=patient)._raw_delete(connection.alias),
-                    "twin revisions": TwinRevision.objects.filter(twin_id__in=twin_ids)._raw_delete(connection.alias),
-                }
-                _restore_guards(cursor)
-            counts["idempotency records"] = _delete_idempotency_records(patient.pk)
-            counts["twins"] = DigitalTwin.objects.filter(pk__in=twin_ids).delete()[0]
-            counts["care-team memberships"] = CareTeamMembership.objects.filter(patient=patient).delete()[0]
-            counts["break-glass grants"] = BreakGlassGrant.objects.filter(patient=patient).delete()[0]
+                guards = _append_only_guards(cursor, {model._meta.db_table for model in models})
+                _lift_guards(cursor, guards)
+                # Children first (owned_models' order): a twin's revisions are found through the twin.
+                for model in models:
+                    _total, by_model = rows_of(model, patient.pk).delete()
+                    counts[str(model._meta.verbose_name_plural)] = by_model.get(model._meta.label, 0)
+                _restore_guards(cursor, guards)
             Patient.objects.filter(pk=patient.pk).delete()
             audit_record(
                 AuditContext(actor=admin, user_agent="manage.py purge_patient"),
@@ -92,19 +106,3 @@ class Command(BaseCommand):
             )
         summary = ", ".join(f"{count} {name}" for name, count in counts.items())
         self.stdout.write(self.style.SUCCESS(f"purged patient {patient_uuid}: {summary}"))
-
-
-def _delete_idempotency_records(patient_id) -> int:
-    """Stored replay bodies hold interactions (PHI): delete those of this patient."""
-    target = str(patient_id)
-    if connection.vendor == "postgresql":
-        return IdempotencyRecord.objects.filter(
-            Q(response_body__contains={"patient": target}) | Q(response_body__contains=[{"patient": target}])
-        ).delete()[0]
-    # SQLite has no JSON containment lookup: match single and batch bodies in Python.
-    doomed = []
-    for pk, body in IdempotencyRecord.objects.values_list("pk", "response_body").iterator():
-        items = body if isinstance(body, list) else [body]
-        if any(isinstance(item, dict) and item.get("patient") == target for item in items):
-            doomed.append(pk)
-    return IdempotencyRecord.objects.filter(pk__in=doomed).delete()[0]
