@@ -78,7 +78,7 @@ def interactions_create(
             rows = _insert_rows(
                 [
                     InteractionLog(
-                        patient_id=access.patient.pk,
+                        patient_id=access.patient_id,
                         twin_id=item.get("twin"),
                         actor=actor,
                         kind=item["kind"],
