@@ -8,8 +8,8 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, prefetch_related_objects
 from django.utils import timezone
 
-from clarity.api.errors import Forbidden, OutOfScope
 from clarity.crypto import blind_index
+from clarity.errors import NotAllowed, OutOfScope
 
 from .models import CareTeamMembership, Patient
 
@@ -36,9 +36,9 @@ class PatientAccess(NamedTuple):
         return self.level == Access.BREAK_GLASS
 
     def require(self, allowed: frozenset, action: str = "") -> None:
-        """Raise Forbidden (403) unless the caller's access level is in `allowed`."""
+        """Raise NotAllowed (403) unless the caller's access level is in `allowed`."""
         if self.level not in allowed:
-            raise Forbidden(
+            raise NotAllowed(
                 resource_type="patient",
                 resource_id=self.patient.pk,
                 patient_id=self.patient.pk,
@@ -123,11 +123,11 @@ def clinician_level(team_role: str | None, glass: bool) -> str | None:
 def patient_access_for(user, patient_id, *, with_team: bool = False, lock: bool = False) -> PatientAccess:
     """
     The patient `patient_id` and how `user` may reach it, in one query (plus one for the
-    care team with `with_team`). Raises Forbidden (403) for roles that may never read
+    care team with `with_team`). Raises NotAllowed (403) for roles that may never read
     patients, OutOfScope (404) when the patient does not exist or is outside the caller's scope.
     """
     if user.role == "researcher":
-        raise Forbidden(resource_type="patient", resource_id=patient_id)
+        raise NotAllowed(resource_type="patient", resource_id=patient_id)
     try:
         patient_id = Patient._meta.pk.to_python(patient_id)
     except ValidationError:

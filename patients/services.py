@@ -5,10 +5,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clarity.api.concurrency import IfMatch, check_if_match
-from clarity.api.errors import Conflict
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
+from clarity.concurrency import IfMatch, check_if_match
+from clarity.errors import Conflict, NotAllowed, OutOfScope
 from clarity.users.models import User
 
 from .models import BreakGlassGrant, CareTeamMembership, CareTeamRole, Patient, PatientStatus
@@ -79,9 +79,9 @@ def patient_create(*, actor: User, data: dict, primary_clinician_id=None, ctx: A
 def patient_update(*, actor: User, patient_id, data: dict, if_match: IfMatch | None, ctx: AuditContext) -> Patient:
     """
     Change a patient's demographics, contact details, status or login link.
-    Raises OutOfScope (404), Forbidden (403: patient, break-glass or researcher; a
+    Raises OutOfScope (404), NotAllowed (403: patient, break-glass or researcher; a
     consulting clinician changing `status` or the linked login `user`),
-    Problem 412 on a stale If-Match, ValidationError (400), Conflict (409).
+    StaleVersion (412) on a stale If-Match, ValidationError (400), Conflict (409).
     """
     with transaction.atomic():
         access = patient_access_for(actor, patient_id, lock=True)
@@ -169,8 +169,6 @@ def care_team_add(*, actor: User, patient_id, clinician_id, role: str, ctx: Audi
 
 def care_team_remove(*, actor: User, patient_id, clinician_id, ctx: AuditContext) -> None:
     """Remove a member. Admin or primary only (403); unknown member → 404; the primary → Conflict (409)."""
-    from clarity.api.errors import OutOfScope
-
     with transaction.atomic():
         access = patient_access_for(actor, patient_id, lock=True)
         ctx.break_glass = access.break_glass
@@ -188,7 +186,7 @@ def care_team_remove(*, actor: User, patient_id, clinician_id, ctx: AuditContext
 
 def break_glass_grant(*, actor: User, patient_id, reason: str, ctx: AuditContext) -> BreakGlassGrant:
     """
-    Emergency read access for a clinician outside the care team. Other roles → Forbidden
+    Emergency read access for a clinician outside the care team. Other roles → NotAllowed
     (403); already on the care team, or already holding a live grant for the patient →
     Conflict (409); unknown patient → OutOfScope (404).
 
@@ -197,10 +195,8 @@ def break_glass_grant(*, actor: User, patient_id, reason: str, ctx: AuditContext
     check, so parallel requests queue and all but the first see the live grant. A partial
     unique index cannot say "live" (it depends on now()).
     """
-    from clarity.api.errors import Forbidden, OutOfScope
-
     if actor.role != "clinician":
-        raise Forbidden("Only clinicians can break the glass.", resource_type="break_glass", resource_id=patient_id)
+        raise NotAllowed("Only clinicians can break the glass.", resource_type="break_glass", resource_id=patient_id)
     if len(reason.strip()) < 20:
         raise ValidationError({"reason": ["Give a reason of at least 20 characters."]})
     with transaction.atomic():

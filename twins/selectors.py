@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from clarity.api.errors import Forbidden, OutOfScope
+from clarity.errors import NotAllowed, OutOfScope
 from clarity.users.models import Role
 from patients.selectors import Access, clinician_level, patients_visible_to
 
@@ -24,9 +24,9 @@ class TwinAccess(NamedTuple):
         return self.level == Access.BREAK_GLASS
 
     def require(self, allowed: frozenset) -> None:
-        """Raise Forbidden (403) unless the caller's access level is in `allowed`."""
+        """Raise NotAllowed (403) unless the caller's access level is in `allowed`."""
         if self.level not in allowed:
-            raise Forbidden(
+            raise NotAllowed(
                 resource_type="twin",
                 resource_id=self.twin.pk,
                 patient_id=self.twin.patient_id,
@@ -60,13 +60,13 @@ def twin_access_for(user, twin_id, *, lock: bool = False) -> TwinAccess:
     levels are those of `patient_access_for` (admin, primary / care team / break-the-glass
     for a clinician, self for the patient's own login). `lock` takes a row lock on the twin
     (use inside `transaction.atomic`).
-    Raises Forbidden (403) for roles that may never read twins, OutOfScope (404) when
+    Raises NotAllowed (403) for roles that may never read twins, OutOfScope (404) when
     the twin does not exist or its patient is not within the caller's scope (naming the
     patient on the denied event when the twin exists, so "who tried to see this patient's
     records" is answerable; the caller gets the same 404 either way).
     """
     if user.role == Role.RESEARCHER:
-        raise Forbidden(resource_type="twin", resource_id=twin_id)
+        raise NotAllowed(resource_type="twin", resource_id=twin_id)
     pk = DigitalTwin._meta.pk
     try:
         twin_id = pk.to_python(twin_id)

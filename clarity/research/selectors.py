@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ValidationError
 
-from clarity.api.errors import OutOfScope
+from clarity.errors import OutOfScope
 from clarity.users.models import Role
 from interactions.selectors import patients_with_assessment
 from patients.models import PatientStatus

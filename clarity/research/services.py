@@ -25,9 +25,9 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from clarity.api.errors import Conflict
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
+from clarity.errors import Conflict
 from clarity.users.models import Role, User
 from interactions.selectors import research_facts
 from twins.selectors import research_twin_facts
