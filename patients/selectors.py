@@ -11,7 +11,7 @@ from django.utils import timezone
 from clarity.crypto import blind_index
 from clarity.errors import NotAllowed, OutOfScope
 
-from .models import CareTeamMembership, Patient
+from .models import CareTeamMembership, CareTeamRole, Patient
 
 PHONE_LIKE = re.compile(r"^\+[0-9 ().-]{2,20}$")
 
@@ -49,11 +49,11 @@ class PatientAccess(NamedTuple):
 def patients_visible_to(user):
     """Patients whose records `user` may list. Break-the-glass grants do not add to lists."""
     queryset = Patient.objects.all()
-    if user.role == "admin":
+    if user.is_admin:
         return queryset
-    if user.role == "clinician":
+    if user.is_clinician:
         return queryset.filter(Exists(CareTeamMembership.objects.filter(patient=OuterRef("pk"), clinician=user)))
-    if user.role == "patient":
+    if user.is_patient:
         return queryset.filter(user=user)
     return queryset.none()
 
@@ -113,7 +113,7 @@ def _clinician_patient(user, patient_id, *, lock: bool):
 
 def clinician_level(team_role: str | None, glass: bool) -> str | None:
     """A clinician's access level from their care-team role and a live break-the-glass grant (None: no access)."""
-    if team_role == "primary":
+    if CareTeamRole.is_primary(team_role):
         return Access.PRIMARY
     if team_role:
         return Access.CARE_TEAM
@@ -126,26 +126,26 @@ def patient_access_for(user, patient_id, *, with_team: bool = False, lock: bool 
     care team with `with_team`). Raises NotAllowed (403) for roles that may never read
     patients, OutOfScope (404) when the patient does not exist or is outside the caller's scope.
     """
-    if user.role == "researcher":
+    if user.is_researcher:
         raise NotAllowed(resource_type="patient", resource_id=patient_id)
     try:
         patient_id = Patient._meta.pk.to_python(patient_id)
     except ValidationError:
         raise OutOfScope("patient", patient_id) from None
     patient, level, exists = None, None, None
-    if user.role == "clinician":
+    if user.is_clinician:
         # The statement tells whether the patient exists: a made-up id and an out-of-scope
         # patient then cost the same one query (no timing oracle, issue #11 item 16).
         patient, level, exists = _clinician_patient(user, patient_id, lock=lock)
-    elif user.role in ("admin", "patient"):
+    elif user.is_admin or user.is_patient:
         # One row at most (a pk lookup): no ORDER BY, so Meta.ordering is neither compiled nor sorted on.
         queryset = Patient.objects.order_by().filter(pk=patient_id)
         if lock:
             queryset = queryset.select_for_update(of=("self",))
-        if user.role == "patient":
+        if user.is_patient:
             queryset = queryset.filter(user=user)
         patient = queryset.first()
-        level = Access.ADMIN if user.role == "admin" else Access.SELF
+        level = Access.ADMIN if user.is_admin else Access.SELF
     if patient is None:
         # Record the patient on the denied event when it exists, so "who tried to see this
         # patient" is answerable; the caller still gets the same 404 either way.

@@ -20,14 +20,14 @@ LOGIN_LINK = "patient_login"
 
 def _clinician(clinician_id, field: str) -> User:
     user = User.objects.filter(pk=clinician_id, is_active=True).first()
-    if user is None or user.role != "clinician":
+    if user is None or not user.is_clinician:
         raise ValidationError({field: ["Must be the id of an active clinician."]})
     return user
 
 
 def _patient_login(user_id, *, exclude_patient=None) -> User:
     user = User.objects.filter(pk=user_id).first()
-    if user is None or user.role != "patient":
+    if user is None or not user.is_patient:
         raise ValidationError({"user": ["Must be the id of a patient-role user."]})
     linked = Patient.objects.filter(user=user)
     if exclude_patient is not None:
@@ -44,7 +44,7 @@ def patient_create(*, actor: User, data: dict, primary_clinician_id=None, ctx: A
     Conflict (409) for a duplicate MRN or an already-linked login.
     """
     data = dict(data)
-    if actor.role == "clinician":
+    if actor.is_clinician:
         if primary_clinician_id is not None and str(primary_clinician_id) != str(actor.pk):
             raise ValidationError(
                 {"primary_clinician": ["A clinician creating a patient becomes its primary clinician."]}
@@ -152,7 +152,7 @@ def care_team_add(*, actor: User, patient_id, clinician_id, role: str, ctx: Audi
         if CareTeamMembership.objects.filter(patient=patient, clinician=clinician).exists():
             raise Conflict("This clinician is already on the care team.", field="clinician")
         if (
-            role == CareTeamRole.PRIMARY
+            CareTeamRole.is_primary(role)
             and CareTeamMembership.objects.filter(patient=patient, role=CareTeamRole.PRIMARY).exists()
         ):
             raise Conflict("The patient already has a primary clinician.", field="role")
@@ -176,7 +176,7 @@ def care_team_remove(*, actor: User, patient_id, clinician_id, ctx: AuditContext
         membership = CareTeamMembership.objects.filter(patient=access.patient, clinician_id=clinician_id).first()
         if membership is None:
             raise OutOfScope("care_team", clinician_id, patient_id=access.patient.pk)
-        if membership.role == CareTeamRole.PRIMARY:
+        if CareTeamRole.is_primary(membership.role):
             raise Conflict("The primary clinician cannot be removed; a patient always has one.", field="clinician")
         membership.delete()
         audit_record(
@@ -195,7 +195,7 @@ def break_glass_grant(*, actor: User, patient_id, reason: str, ctx: AuditContext
     check, so parallel requests queue and all but the first see the live grant. A partial
     unique index cannot say "live" (it depends on now()).
     """
-    if actor.role != "clinician":
+    if not actor.is_clinician:
         raise NotAllowed("Only clinicians can break the glass.", resource_type="break_glass", resource_id=patient_id)
     if len(reason.strip()) < 20:
         raise ValidationError({"reason": ["Give a reason of at least 20 characters."]})

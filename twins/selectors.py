@@ -7,7 +7,6 @@ from django.db import connection
 from django.utils import timezone
 
 from clarity.errors import NotAllowed, OutOfScope
-from clarity.users.models import Role
 from patients.selectors import Access, clinician_level, patients_visible_to
 
 from .models import DigitalTwin, TwinRevision
@@ -65,7 +64,7 @@ def twin_access_for(user, twin_id, *, lock: bool = False) -> TwinAccess:
     patient on the denied event when the twin exists, so "who tried to see this patient's
     records" is answerable; the caller gets the same 404 either way).
     """
-    if user.role == Role.RESEARCHER:
+    if user.is_researcher:
         raise NotAllowed(resource_type="twin", resource_id=twin_id)
     pk = DigitalTwin._meta.pk
     try:
@@ -83,9 +82,9 @@ def twin_access_for(user, twin_id, *, lock: bool = False) -> TwinAccess:
     )
     if twin is None:
         raise OutOfScope("twin", twin_id)
-    if user.role == Role.ADMIN:
+    if user.is_admin:
         level = Access.ADMIN
-    elif user.role == Role.CLINICIAN:
+    elif user.is_clinician:
         level = clinician_level(twin._team_role, bool(twin._glass))
     else:
         level = Access.SELF if twin._own else None

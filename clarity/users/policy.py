@@ -39,7 +39,7 @@ class RolePolicy(BasePermission):
         permitted = self.allowed.get(request.method)
         if permitted is None:
             return True  # a method the view does not serve: 405 follows
-        if user.role not in permitted:
+        if not user.has_role(*permitted):
             raise NotAllowed(resource_type=view.audit_resource_type or "api", resource_id=view.kwargs.get("pk", ""))
         return True
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from clarity.audit.models import Action, Outcome
 from clarity.audit.services import AuditContext, audit_record
 
-from .models import ApiToken, LoginFailure, Role, User, canonical_username, hash_token
+from .models import ApiToken, LoginFailure, User, canonical_username, hash_token
 
 
 class LockedOut(Exception):
@@ -223,11 +223,8 @@ def user_create(
         role=role,
         first_name=first_name,
         last_name=last_name,
-        # docs/domain.md (Roles and access): the admin role sees everything and is staff; in the Django admin that
-        # is every model permission, so admins are superusers (other roles: neither).
-        is_staff=role == Role.ADMIN,
-        is_superuser=role == Role.ADMIN,
     )
+    user.grant_admin_site_by_role()
     user.validate_username()
     try:
         validate_password(password, user)
