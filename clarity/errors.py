@@ -61,6 +61,8 @@ class Conflict(ApplicationError):
     """A uniqueness or state rule refuses the write, naming the field it concerns (never its value)."""
 
     message = "The request conflicts with the current state of the resource."
+    # What is said of `field`.
+    field_message = "Conflicts with existing data."
 
     def __init__(self, message: str | None = None, field: str | None = None):
         super().__init__(message)
@@ -86,7 +88,7 @@ class IdempotencyMismatch(ApplicationError):
 
 
 class Busy(ApplicationError):
-    """A capacity limit refused the operation for now; it may succeed after `retry_after` seconds."""
+    """A limit (capacity, a login lockout) refused the operation for now; retry after `retry_after` seconds."""
 
     message = "Too many requests; retry later."
 

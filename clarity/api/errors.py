@@ -208,9 +208,7 @@ def _domain_problem(exc: ApplicationError, context) -> HttpResponse | None:
         # The same answer whether the record is missing or out of scope: no existence oracle.
         return problem_response(404)
     if isinstance(exc, Conflict):
-        return problem_response(
-            409, exc.message, errors={exc.field: ["Conflicts with existing data."]} if exc.field else None
-        )
+        return problem_response(409, exc.message, errors={exc.field: [exc.field_message]} if exc.field else None)
     if isinstance(exc, Busy):
         return problem_response(429, exc.message, headers={"Retry-After": str(exc.retry_after)})
     return problem_response(status_code, exc.message)
