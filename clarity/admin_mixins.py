@@ -8,9 +8,9 @@ from django.core.paginator import Paginator
 from django.db import connections, models, transaction
 from django.http import HttpResponseRedirect
 from django.utils.functional import cached_property
-from rest_framework.exceptions import APIException
 
 from clarity.admin_site import label
+from clarity.errors import ApplicationError
 
 
 class BoundedCountPaginator(Paginator):
@@ -111,12 +111,12 @@ class ReviewAdminMixin:
         return field
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        # A service's refusal (403 scope, 404, 409 conflict) rolls the whole save back (the
-        # admin's transaction) and is shown as the API would word it, not as a 500.
+        # A service's refusal (not allowed, out of scope, conflict) rolls the whole save back
+        # (the admin's transaction) and is shown as the API would word it, not as a 500.
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except APIException as exc:
-            self.message_user(request, str(exc.detail), level=messages.ERROR)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, level=messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -3,14 +3,14 @@
 A key is chosen by the client, is unique per caller, and names one logical request: a
 retry with the same key and the same body gets the first response again. Keys are kept
 (IdempotencyRecord) for at least 24 hours; nothing in the application deletes them.
+The view reads the header (`interactions.views.idempotency_key_from`); the service keeps
+and checks the key.
 """
 
 import hashlib
 from dataclasses import dataclass
 
 import orjson
-
-from clarity.api.errors import Problem
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -20,31 +20,6 @@ MAX_KEY_LENGTH = 255
 class IdempotencyKey:
     key: str
     fingerprint: str
-
-
-def _invalid():
-    return Problem(
-        400,
-        "The Idempotency-Key header is invalid.",
-        errors={HEADER: [f"Must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."]},
-    )
-
-
-def idempotency_key_from(request) -> str | None:
-    """
-    The key, or None without the header. The draft makes the value a structured-field
-    string (`"abc"`); a bare token (`abc`) is accepted too, as most clients send one.
-    Empty, longer than 255 characters or not printable ASCII → Problem 400.
-    """
-    raw = request.META.get("HTTP_IDEMPOTENCY_KEY")
-    if raw is None:
-        return None
-    value = raw.strip()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    if not 1 <= len(value) <= MAX_KEY_LENGTH or not all(" " <= ch <= "~" for ch in value):
-        raise _invalid()
-    return value
 
 
 def request_fingerprint(*, target: str, body) -> str:

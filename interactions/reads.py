@@ -3,9 +3,9 @@ for why these are not selectors)."""
 
 from collections.abc import Callable
 
-from clarity.api.errors import OutOfScope
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext
+from clarity.errors import OutOfScope
 from patients.reads import audited_read
 from patients.selectors import Access, RecordAccess, patient_access_for
 
@@ -29,7 +29,7 @@ def interactions_list(*, actor, patient_id, ctx: AuditContext, page: Callable, *
 
 def patient_export(*, actor, patient_id, ctx: AuditContext, with_team: bool = False, upper_bound: bool = False):
     """
-    Open an export of the patient's whole record (EXPORTERS only: Forbidden 403 under
+    Open an export of the patient's whole record (EXPORTERS only: NotAllowed 403 under
     break-the-glass), audited as `export` in the transaction that reaches the patient, before
     any of the record is streamed. Returns the patient and, with `upper_bound`, the newest
     interaction id the export covers (None without).

@@ -5,7 +5,8 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clarity.api.fields import AwareDateTimeField, StrictFieldsMixin, iso_datetime
+from clarity.api.fields import AwareDateTimeField, StrictFieldsMixin
+from clarity.formats import iso_datetime
 from patients.serializers import CareTeamMemberSerializer, PatientSerializer
 from twins.serializers import TwinRevisionSerializer, TwinSerializer
 

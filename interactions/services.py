@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
-from clarity.api.errors import Forbidden
 from clarity.audit.models import Action, AuditEvent
 from clarity.audit.services import AuditContext, audit_record, audit_record_many
+from clarity.errors import IdempotencyMismatch, NotAllowed
 from clarity.users.models import User
 from patients.selectors import Access, patient_access_for
 
@@ -18,10 +18,6 @@ from .selectors import twins_of_patient
 
 CREATORS = Access.WRITERS | {Access.SELF}
 PATIENT_KINDS = frozenset({Kind.MESSAGE, Kind.ASSESSMENT})
-
-
-class IdempotencyMismatch(Exception):
-    """The caller reused an Idempotency-Key for a different request (HTTP 422)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +45,7 @@ def interactions_create(
     does not depend on the number of items. `represent(rows)` makes the response body,
     which is remembered with the Idempotency-Key in the same transaction.
 
-    Raises OutOfScope (404); Forbidden (403: researcher, break-glass, or a patient posting
+    Raises OutOfScope (404); NotAllowed (403: researcher, break-glass, or a patient posting
     a kind other than message/assessment); ValidationError (400: a twin that is not the
     patient's, keyed "N.twin" for a batch); IdempotencyMismatch (422: the key was used for
     another request); IntegrityError (409) for a conflict that is not a concurrent retry.
@@ -64,7 +60,7 @@ def interactions_create(
             access = patient_access_for(actor, patient_id).of("interaction")
             access.require(CREATORS)
             if access.level == Access.SELF and any(item["kind"] not in PATIENT_KINDS for item in items):
-                raise Forbidden(
+                raise NotAllowed(
                     "Patients may record only messages and assessments.",
                     resource_type="interaction",
                     resource_id=patient_id,

@@ -17,8 +17,8 @@ from patients.serializers import CareTeamMemberSerializer, PatientSerializer
 from twins.models import DigitalTwin, TwinRevision
 
 from . import reads, services
-from .export import RETRY_AFTER_SECONDS, SLOTS, ExportBusy, export_chunks
-from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyKey, idempotency_key_from, request_fingerprint
+from .export import SLOTS, export_chunks
+from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyKey, request_fingerprint
 from .models import Kind
 from .serializers import (
     MAX_BATCH,
@@ -42,6 +42,27 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "→ 422. Keys are per caller and remembered for at least 24 hours."
     ),
 )
+
+
+def idempotency_key_from(request) -> str | None:
+    """
+    The key, or None without the header. The draft makes the value a structured-field
+    string (`"abc"`); a bare token (`abc`) is accepted too, as most clients send one.
+    Empty, longer than 255 characters or not printable ASCII → Problem 400.
+    """
+    raw = request.META.get("HTTP_IDEMPOTENCY_KEY")
+    if raw is None:
+        return None
+    value = raw.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    if not 1 <= len(value) <= MAX_KEY_LENGTH or not all(" " <= ch <= "~" for ch in value):
+        raise Problem(
+            400,
+            "The Idempotency-Key header is invalid.",
+            errors={HEADER: [f"Must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."]},
+        )
+    return value
 
 
 def _one_or_many(name: str, serializer_class, help_text: str):
@@ -127,18 +148,15 @@ class InteractionListView(ApiView):
         idempotency = None
         if key is not None:
             idempotency = IdempotencyKey(key, request_fingerprint(target=f"patients/{pk}/interactions", body=data))
-        try:
-            created = services.interactions_create(
-                actor=request.user,
-                patient_id=pk,
-                items=items,
-                many=many,
-                idempotency=idempotency,
-                ctx=self.audit_context(request),
-                represent=represent,
-            )
-        except services.IdempotencyMismatch:
-            raise Problem(422, "This Idempotency-Key was already used with a different request.") from None
+        created = services.interactions_create(
+            actor=request.user,
+            patient_id=pk,
+            items=items,
+            many=many,
+            idempotency=idempotency,
+            ctx=self.audit_context(request),
+            represent=represent,
+        )
         return Response(created.body, status=created.status)
 
 
@@ -169,11 +187,8 @@ class PatientExportView(ApiView):
 
     def export(self, request, pk):
         check_params(request, set())
-        try:
-            # Before any database work: a refused export costs nothing.
-            slot = SLOTS.acquire(request.user.pk)
-        except ExportBusy as exc:
-            raise Problem(429, str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
+        # Before any database work: a refused export (Busy, 429) costs nothing.
+        slot = SLOTS.acquire(request.user.pk)
         try:
             response = self._export(request, pk, slot)
         except BaseException:

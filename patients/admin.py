@@ -19,11 +19,11 @@ class CareTeamFormSet(forms.BaseInlineFormSet):
         """The rules the care-team service enforces, shown on the form instead of a refusal after saving."""
         super().clean()
         for form in self.deleted_forms:
-            if form.instance.pk and form.instance.role == CareTeamRole.PRIMARY:
+            if form.instance.pk and CareTeamRole.is_primary(form.instance.role):
                 raise ValidationError("The primary clinician cannot be removed; a patient always has one.")
         staying = [f for f in self.forms if f not in self.deleted_forms and f.cleaned_data]
         primaries = [
-            f for f in staying if f.cleaned_data.get("role", getattr(f.instance, "role", None)) == CareTeamRole.PRIMARY
+            f for f in staying if CareTeamRole.is_primary(f.cleaned_data.get("role", getattr(f.instance, "role", None)))
         ]
         if len(primaries) > 1:
             raise ValidationError("The patient already has a primary clinician.")

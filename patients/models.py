@@ -102,7 +102,7 @@ class Patient(models.Model):
                 errors["date_of_birth"] = "Date of birth cannot be in the future."
             elif self.date_of_birth < EARLIEST_DATE_OF_BIRTH:
                 errors["date_of_birth"] = "Date of birth cannot be before 1900-01-01."
-        if self.user_id is not None and self.user.role != "patient":
+        if self.user_id is not None and not self.user.is_patient:
             errors["user"] = "A patient record can only be linked to a patient-role user."
         if errors:
             raise ValidationError(errors)
@@ -111,6 +111,11 @@ class Patient(models.Model):
 class CareTeamRole(models.TextChoices):
     PRIMARY = "primary"
     CONSULTING = "consulting"
+
+    @classmethod
+    def is_primary(cls, role: str | None) -> bool:
+        """The one comparison of a care-team role (a membership's, a form's or a query's value)."""
+        return role == cls.PRIMARY
 
 
 class CareTeamMembership(models.Model):
@@ -149,7 +154,7 @@ class CareTeamMembership(models.Model):
 
     def clean(self):
         super().clean()
-        if self.clinician_id is not None and self.clinician.role != "clinician":
+        if self.clinician_id is not None and not self.clinician.is_clinician:
             raise ValidationError({"clinician": "Only clinician-role users can join a care team."})
 
 

@@ -30,7 +30,7 @@ def audited_read(
 ):
     """
     The sequence every read of a patient's data follows, written once: `reach()` the record
-    within the caller's scope (OutOfScope 404 / Forbidden 403), flag the audit context when
+    within the caller's scope (OutOfScope 404 / NotAllowed 403), flag the audit context when
     the caller reaches it by break-the-glass, `require(allowed)` when the read needs more
     than any access, `fetch(access)` what the response shows, and write the audit event, all
     in one transaction (no event without the read, no read without its event). The event

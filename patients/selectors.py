@@ -8,11 +8,11 @@ from django.db import connection, connections, router
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 
-from clarity.api.errors import Forbidden, OutOfScope
 from clarity.crypto import blind_index
+from clarity.errors import NotAllowed, OutOfScope
 from clarity.fixed_sql import Columns
 
-from .models import CareTeamMembership, Patient
+from .models import CareTeamMembership, CareTeamRole, Patient
 
 PHONE_LIKE = re.compile(r"^\+[0-9 ().-]{2,20}$")
 
@@ -45,10 +45,10 @@ class RecordAccess(NamedTuple):
         return self.level == Access.BREAK_GLASS
 
     def require(self, allowed: frozenset) -> None:
-        """Raise Forbidden (403) unless the caller's access level is in `allowed`. The denied
+        """Raise NotAllowed (403) unless the caller's access level is in `allowed`. The denied
         event names this resource type and is flagged when the caller works under break-the-glass."""
         if self.level not in allowed:
-            raise Forbidden(
+            raise NotAllowed(
                 resource_type=self.resource_type,
                 resource_id=self.record.pk,
                 patient_id=self.patient_id,
@@ -64,11 +64,11 @@ class RecordAccess(NamedTuple):
 def patients_visible_to(user):
     """Patients whose records `user` may list. Break-the-glass grants do not add to lists."""
     queryset = Patient.objects.all()
-    if user.role == "admin":
+    if user.is_admin:
         return queryset
-    if user.role == "clinician":
+    if user.is_clinician:
         return queryset.filter(Exists(CareTeamMembership.objects.filter(patient=OuterRef("pk"), clinician=user)))
-    if user.role == "patient":
+    if user.is_patient:
         return queryset.filter(user=user)
     return queryset.none()
 
@@ -149,7 +149,7 @@ def _clinician_patient(user, patient_id, *, lock: bool):
 
 def clinician_level(team_role: str | None, glass: bool) -> str | None:
     """A clinician's access level from their care-team role and a live break-the-glass grant (None: no access)."""
-    if team_role == "primary":
+    if CareTeamRole.is_primary(team_role):
         return Access.PRIMARY
     if team_role:
         return Access.CARE_TEAM
@@ -159,29 +159,29 @@ def clinician_level(team_role: str | None, glass: bool) -> str | None:
 def patient_access_for(user, patient_id, *, with_team: bool = False, lock: bool = False) -> RecordAccess:
     """
     The patient `patient_id` and how `user` may reach it, in one query (plus one for the
-    care team with `with_team`). Raises Forbidden (403) for roles that may never read
+    care team with `with_team`). Raises NotAllowed (403) for roles that may never read
     patients, OutOfScope (404) when the patient does not exist or is outside the caller's scope.
     """
-    if user.role == "researcher":
-        raise Forbidden(resource_type="patient", resource_id=patient_id)
+    if user.is_researcher:
+        raise NotAllowed(resource_type="patient", resource_id=patient_id)
     try:
         patient_id = Patient._meta.pk.to_python(patient_id)
     except ValidationError:
         raise OutOfScope("patient", patient_id) from None
     patient, level, exists = None, None, None
-    if user.role == "clinician":
+    if user.is_clinician:
         # The statement tells whether the patient exists: a made-up id and an out-of-scope
         # patient then cost the same one query (no timing oracle, issue #11 item 16).
         patient, level, exists = _clinician_patient(user, patient_id, lock=lock)
-    elif user.role in ("admin", "patient"):
+    elif user.is_admin or user.is_patient:
         # One row at most (a pk lookup): no ORDER BY, so Meta.ordering is neither compiled nor sorted on.
         queryset = Patient.objects.order_by().filter(pk=patient_id)
         if lock:
             queryset = queryset.select_for_update(of=("self",))
-        if user.role == "patient":
+        if user.is_patient:
             queryset = queryset.filter(user=user)
         patient = queryset.first()
-        level = Access.ADMIN if user.role == "admin" else Access.SELF
+        level = Access.ADMIN if user.is_admin else Access.SELF
     if patient is None:
         # Record the patient on the denied event when it exists, so "who tried to see this
         # patient" is answerable; the caller still gets the same 404 either way.

@@ -1,7 +1,8 @@
 from django.utils import timezone
 from rest_framework import serializers
 
-from clarity.api.fields import StrictFieldsMixin, iso_datetime
+from clarity.api.fields import StrictFieldsMixin
+from clarity.formats import iso_datetime
 
 from .models import EARLIEST_DATE_OF_BIRTH, CareTeamMembership, CareTeamRole, Patient, PatientStatus, Sex
 

@@ -5,10 +5,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clarity.api.concurrency import IfMatch, check_if_match
-from clarity.api.errors import Conflict
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
+from clarity.concurrency import IfMatch, check_if_match
+from clarity.errors import Conflict, NotAllowed, OutOfScope
 from clarity.users.models import User
 
 from .models import BreakGlassGrant, CareTeamMembership, CareTeamRole, Patient, PatientStatus
@@ -20,14 +20,14 @@ LOGIN_LINK = "patient_login"
 
 def _clinician(clinician_id, field: str) -> User:
     user = User.objects.filter(pk=clinician_id, is_active=True).first()
-    if user is None or user.role != "clinician":
+    if user is None or not user.is_clinician:
         raise ValidationError({field: ["Must be the id of an active clinician."]})
     return user
 
 
 def _patient_login(user_id, *, exclude_patient=None) -> User:
     user = User.objects.filter(pk=user_id).first()
-    if user is None or user.role != "patient":
+    if user is None or not user.is_patient:
         raise ValidationError({"user": ["Must be the id of a patient-role user."]})
     linked = Patient.objects.filter(user=user)
     if exclude_patient is not None:
@@ -44,7 +44,7 @@ def patient_create(*, actor: User, data: dict, primary_clinician_id=None, ctx: A
     Conflict (409) for a duplicate MRN or an already-linked login.
     """
     data = dict(data)
-    if actor.role == "clinician":
+    if actor.is_clinician:
         if primary_clinician_id is not None and str(primary_clinician_id) != str(actor.pk):
             raise ValidationError(
                 {"primary_clinician": ["A clinician creating a patient becomes its primary clinician."]}
@@ -79,9 +79,9 @@ def patient_create(*, actor: User, data: dict, primary_clinician_id=None, ctx: A
 def patient_update(*, actor: User, patient_id, data: dict, if_match: IfMatch | None, ctx: AuditContext) -> Patient:
     """
     Change a patient's demographics, contact details, status or login link.
-    Raises OutOfScope (404), Forbidden (403: patient, break-glass or researcher; a
+    Raises OutOfScope (404), NotAllowed (403: patient, break-glass or researcher; a
     consulting clinician changing `status` or the linked login `user`),
-    Problem 412 on a stale If-Match, ValidationError (400), Conflict (409).
+    StaleVersion (412) on a stale If-Match, ValidationError (400), Conflict (409).
     """
     with transaction.atomic():
         access = patient_access_for(actor, patient_id, lock=True)
@@ -127,7 +127,7 @@ def patient_record_create(*, actor: User, patient_id, model, resource_type: str,
     """
     Create one `model` record of the patient (its key to the patient is `patient`) from
     validated `data`, with its `create` audit event: the write of a patient-owned resource
-    built on patients/records.py. Raises OutOfScope (404), Forbidden (403: the patient's own
+    built on PatientRecordsView (patients/views.py). Raises OutOfScope (404), NotAllowed (403: the patient's own
     login, break-the-glass; recorded against `resource_type`), ValidationError (400) from the
     model's own rules.
     """
@@ -170,7 +170,7 @@ def care_team_add(*, actor: User, patient_id, clinician_id, role: str, ctx: Audi
         if CareTeamMembership.objects.filter(patient=patient, clinician=clinician).exists():
             raise Conflict("This clinician is already on the care team.", field="clinician")
         if (
-            role == CareTeamRole.PRIMARY
+            CareTeamRole.is_primary(role)
             and CareTeamMembership.objects.filter(patient=patient, role=CareTeamRole.PRIMARY).exists()
         ):
             raise Conflict("The patient already has a primary clinician.", field="role")
@@ -187,15 +187,13 @@ def care_team_add(*, actor: User, patient_id, clinician_id, role: str, ctx: Audi
 
 def care_team_remove(*, actor: User, patient_id, clinician_id, ctx: AuditContext) -> None:
     """Remove a member. Admin or primary only (403); unknown member → 404; the primary → Conflict (409)."""
-    from clarity.api.errors import OutOfScope
-
     with transaction.atomic():
         access = patient_access_for(actor, patient_id, lock=True)
         access.require(Access.MANAGERS)
         membership = CareTeamMembership.objects.filter(patient=access.record, clinician_id=clinician_id).first()
         if membership is None:
             raise OutOfScope("care_team", clinician_id, patient_id=access.patient_id)
-        if membership.role == CareTeamRole.PRIMARY:
+        if CareTeamRole.is_primary(membership.role):
             raise Conflict("The primary clinician cannot be removed; a patient always has one.", field="clinician")
         membership.delete()
         audit_record(
@@ -205,7 +203,7 @@ def care_team_remove(*, actor: User, patient_id, clinician_id, ctx: AuditContext
 
 def break_glass_grant(*, actor: User, patient_id, reason: str, ctx: AuditContext) -> BreakGlassGrant:
     """
-    Emergency read access for a clinician outside the care team. Other roles → Forbidden
+    Emergency read access for a clinician outside the care team. Other roles → NotAllowed
     (403); already on the care team, or already holding a live grant for the patient →
     Conflict (409); unknown patient → OutOfScope (404).
 
@@ -214,10 +212,8 @@ def break_glass_grant(*, actor: User, patient_id, reason: str, ctx: AuditContext
     check, so parallel requests queue and all but the first see the live grant. A partial
     unique index cannot say "live" (it depends on now()).
     """
-    from clarity.api.errors import Forbidden, OutOfScope
-
-    if actor.role != "clinician":
-        raise Forbidden("Only clinicians can break the glass.", resource_type="break_glass", resource_id=patient_id)
+    if not actor.is_clinician:
+        raise NotAllowed("Only clinicians can break the glass.", resource_type="break_glass", resource_id=patient_id)
     if len(reason.strip()) < 20:
         raise ValidationError({"reason": ["Give a reason of at least 20 characters."]})
     with transaction.atomic():

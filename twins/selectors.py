@@ -4,8 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from clarity.api.errors import Forbidden, OutOfScope
-from clarity.users.models import Role
+from clarity.errors import NotAllowed, OutOfScope
 from patients.selectors import Access, RecordAccess, clinician_level, patients_visible_to
 
 from .models import DigitalTwin, TwinRevision
@@ -37,13 +36,13 @@ def twin_access_for(user, twin_id, *, lock: bool = False) -> RecordAccess:
     levels are those of `patient_access_for` (admin, primary / care team / break-the-glass
     for a clinician, self for the patient's own login). `lock` takes a row lock on the twin
     (use inside `transaction.atomic`).
-    Raises Forbidden (403) for roles that may never read twins, OutOfScope (404) when
+    Raises NotAllowed (403) for roles that may never read twins, OutOfScope (404) when
     the twin does not exist or its patient is not within the caller's scope (naming the
     patient on the denied event when the twin exists, so "who tried to see this patient's
     records" is answerable; the caller gets the same 404 either way).
     """
-    if user.role == Role.RESEARCHER:
-        raise Forbidden(resource_type="twin", resource_id=twin_id)
+    if user.is_researcher:
+        raise NotAllowed(resource_type="twin", resource_id=twin_id)
     pk = DigitalTwin._meta.pk
     try:
         twin_id = pk.to_python(twin_id)
@@ -60,9 +59,9 @@ def twin_access_for(user, twin_id, *, lock: bool = False) -> RecordAccess:
     )
     if twin is None:
         raise OutOfScope("twin", twin_id)
-    if user.role == Role.ADMIN:
+    if user.is_admin:
         level = Access.ADMIN
-    elif user.role == Role.CLINICIAN:
+    elif user.is_clinician:
         level = clinician_level(twin._team_role, bool(twin._glass))
     else:
         level = Access.SELF if twin._own else None

@@ -4,10 +4,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clarity.api.concurrency import IfMatch, check_if_match
-from clarity.api.errors import Conflict
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
+from clarity.concurrency import IfMatch, check_if_match
+from clarity.errors import Conflict
 from clarity.users.models import User
 from patients.selectors import Access, patient_access_for
 
@@ -44,7 +44,7 @@ def twin_create(
 ) -> DigitalTwin:
     """
     Create a twin (status `initializing`, version 1) and its revision 1.
-    Raises OutOfScope (404), Forbidden (403: researcher, patient, break-glass),
+    Raises OutOfScope (404), NotAllowed (403: researcher, patient, break-glass),
     ValidationError (400, keyed `configuration.<key>`), Conflict (409) when the patient
     already has a live twin of this type, including when two creates race.
     """
@@ -87,8 +87,8 @@ def twin_update(*, actor: User, twin_id, data: dict, if_match: IfMatch | None, c
     PATCH a twin's `name`, `status`, `configuration` or `state` under its row lock.
     Any actual change bumps `version`; a configuration change also writes the
     TwinRevision for the new version, in the same transaction.
-    Raises OutOfScope (404), Forbidden (403: researcher, patient, break-glass),
-    Problem 412 on a stale If-Match, ValidationError (400), Conflict (409) when
+    Raises OutOfScope (404), NotAllowed (403: researcher, patient, break-glass),
+    StaleVersion (412) on a stale If-Match, ValidationError (400), Conflict (409) when
     un-archiving while another live twin of the type exists.
     """
     unknown = set(data) - set(UPDATABLE_FIELDS)
@@ -133,8 +133,8 @@ def twin_update(*, actor: User, twin_id, data: dict, if_match: IfMatch | None, c
 def twin_archive(*, actor: User, twin_id, if_match: IfMatch | None, ctx: AuditContext) -> DigitalTwin:
     """
     DELETE: retire a twin by archiving it (twins are never deleted). Archiving an
-    archived twin changes nothing. Raises OutOfScope (404), Forbidden (403),
-    Problem 412 on a stale If-Match.
+    archived twin changes nothing. Raises OutOfScope (404), NotAllowed (403),
+    StaleVersion (412) on a stale If-Match.
     """
     with transaction.atomic():
         access = twin_access_for(actor, twin_id, lock=True)

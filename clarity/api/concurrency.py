@@ -1,8 +1,10 @@
-"""Optimistic concurrency: strong ETags from `version`, and If-Match preconditions."""
+"""Optimistic concurrency over HTTP: strong ETags from `version`, and the If-Match header."""
 
 import re
 
 from clarity.api.errors import Problem
+from clarity.concurrency import IfMatch
+from clarity.errors import PreconditionRequired
 
 _ENTITY_TAG = re.compile(r'^(W/)?"([^"]*)"$')
 
@@ -11,22 +13,11 @@ def etag_for(version: int) -> str:
     return f'"{version}"'
 
 
-class IfMatch:
-    """The parsed If-Match header: `*`, or the set of strong versions it names."""
-
-    def __init__(self, any_version: bool, versions: frozenset[int]):
-        self.any_version = any_version
-        self.versions = versions
-
-    def matches(self, version: int) -> bool:
-        return self.any_version or version in self.versions
-
-
 def parse_if_match(request, *, required: bool = False) -> IfMatch | None:
     raw = request.META.get("HTTP_IF_MATCH")
     if raw is None or raw.strip() == "":
         if required:
-            raise Problem(428)
+            raise PreconditionRequired()
         return None
     raw = raw.strip()
     if raw == "*":
@@ -44,8 +35,3 @@ def parse_if_match(request, *, required: bool = False) -> IfMatch | None:
         if not weak and value.isascii() and value.isdigit() and len(value) < 19:
             versions.add(int(value))
     return IfMatch(False, frozenset(versions))
-
-
-def check_if_match(if_match: IfMatch | None, current_version: int) -> None:
-    if if_match is not None and not if_match.matches(current_version):
-        raise Problem(412)

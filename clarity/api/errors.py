@@ -1,7 +1,8 @@
 """RFC 9457 problem details for every error under /api/.
 
 One exception handler (DRF's EXCEPTION_HANDLER) turns every exception a view can raise
-into `application/problem+json`; Django-level 404/405/500/400 handlers do the same for
+into `application/problem+json`, including the domain's refusals (`clarity.errors`),
+which become HTTP here and nowhere else; Django-level 404/405/500/400 handlers do the same for
 requests that never reach a DRF view. Bodies carry a fixed title, a fixed detail written
 here, and, for validation failures, `errors` keyed by field path. They never carry
 exception text, SQL, stack traces, parser messages or the values a client sent.
@@ -18,7 +19,17 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 
 from clarity.api.parsers import BodyRejected
-from clarity.api.renderers import dumps
+from clarity.errors import (
+    ApplicationError,
+    Busy,
+    Conflict,
+    IdempotencyMismatch,
+    NotAllowed,
+    OutOfScope,
+    PreconditionRequired,
+    StaleVersion,
+)
+from clarity.formats import dumps
 
 logger = logging.getLogger("clarity.api")
 
@@ -43,20 +54,21 @@ TITLES = {
     503: "Service Unavailable",
 }
 
+# Where a domain refusal owns a status, its class's default message is the text (one copy).
 DEFAULT_DETAILS = {
     400: "The request is invalid.",
     401: "Authentication credentials were missing or invalid.",
-    403: "You do not have permission to perform this action.",
-    404: "The requested resource was not found.",
+    403: NotAllowed.message,
+    404: OutOfScope.message,
     405: "This method is not allowed on this resource.",
     406: "The requested response format is not available.",
-    409: "The request conflicts with the current state of the resource.",
-    412: "The resource has changed since the version given in If-Match.",
+    409: Conflict.message,
+    412: StaleVersion.message,
     413: "The request body is larger than 10 MiB.",
     415: "Request bodies must be JSON (Content-Type: application/json).",
     422: "The request cannot be processed.",
-    428: "This request requires an If-Match header with the resource's current ETag.",
-    429: "Too many requests; retry later.",
+    428: PreconditionRequired.message,
+    429: Busy.message,
     500: "An unexpected error occurred.",
     503: "The service is temporarily unavailable; retry later.",
 }
@@ -74,38 +86,6 @@ class Problem(exceptions.APIException):
         self.headers = headers or {}
         self.type_ = type_
         super().__init__(self.detail_text)
-
-
-class Conflict(Problem):
-    """A uniqueness or state rule refuses the write: 409, naming the field (never its value)."""
-
-    def __init__(self, detail: str, field: str | None = None):
-        super().__init__(409, detail, errors={field: ["Conflicts with existing data."]} if field else None)
-        self.field = field
-
-
-class OutOfScope(exceptions.NotFound):
-    """A record that does not exist or is outside the caller's scope: answered as 404, audited as denied."""
-
-    def __init__(self, resource_type: str, resource_id, patient_id=None):
-        super().__init__()
-        self.resource_type = resource_type
-        self.resource_id = str(resource_id)
-        self.patient_id = patient_id
-
-
-class Forbidden(exceptions.PermissionDenied):
-    """The caller may see the record but may not do this: answered as 403, audited as denied."""
-
-    def __init__(
-        self, detail: str | None = None, *, resource_type: str = "", resource_id="", patient_id=None, break_glass=False
-    ):
-        super().__init__(detail or DEFAULT_DETAILS[403])
-        self.resource_type = resource_type
-        self.resource_id = str(resource_id or "")
-        self.patient_id = patient_id
-        # A refusal of a caller working under break-the-glass is marked like their reads.
-        self.break_glass = break_glass
 
 
 # An error body names at most this many fields (with at most this many messages each) and
@@ -205,8 +185,39 @@ def _audit_denied(exc, context):
         logger.warning("audit_denied_write_failed")
 
 
+# Each domain refusal's status: the one place where a `clarity.errors` class becomes HTTP.
+DOMAIN_STATUS = {
+    OutOfScope: 404,
+    NotAllowed: 403,
+    Conflict: 409,
+    StaleVersion: 412,
+    IdempotencyMismatch: 422,
+    PreconditionRequired: 428,
+    Busy: 429,
+}
+
+
+def _domain_problem(exc: ApplicationError, context) -> HttpResponse | None:
+    """The problem response for a domain refusal; a refusal of access is audited as denied."""
+    status_code = next((DOMAIN_STATUS[cls] for cls in type(exc).__mro__ if cls in DOMAIN_STATUS), None)
+    if status_code is None:
+        return None  # a refusal nobody mapped is a bug: the 500 handler answers
+    if isinstance(exc, OutOfScope | NotAllowed):
+        _audit_denied(exc, context)
+    if isinstance(exc, OutOfScope):
+        # The same answer whether the record is missing or out of scope: no existence oracle.
+        return problem_response(404)
+    if isinstance(exc, Conflict):
+        return problem_response(409, exc.message, errors={exc.field: [exc.field_message]} if exc.field else None)
+    if isinstance(exc, Busy):
+        return problem_response(429, exc.message, headers={"Retry-After": str(exc.retry_after)})
+    return problem_response(status_code, exc.message)
+
+
 def problem_exception_handler(exc, context):
     headers = {}
+    if isinstance(exc, ApplicationError):
+        return _domain_problem(exc, context)
     if isinstance(exc, Problem):
         return problem_response(
             exc.status_code, exc.detail_text, errors=exc.errors, headers=exc.headers, type_=exc.type_
@@ -242,7 +253,7 @@ def problem_exception_handler(exc, context):
         headers["WWW-Authenticate"] = exc.auth_header
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(int(exc.wait))
-    if status_code in (401, 403) or isinstance(exc, OutOfScope | Forbidden):
+    if status_code in (401, 403):
         _audit_denied(exc, context)
 
     if isinstance(exc, exceptions.ValidationError):
@@ -258,8 +269,6 @@ def problem_exception_handler(exc, context):
         if "WWW-Authenticate" not in headers:
             headers["WWW-Authenticate"] = "Bearer"
         return problem_response(401, headers=headers)
-    if isinstance(exc, Forbidden):
-        return problem_response(403, str(exc.detail), headers=headers)
     detail = DEFAULT_DETAILS.get(status_code)
     return problem_response(status_code, detail, headers=headers)
 
@@ -332,10 +341,7 @@ def handler500(request):
 
 
 __all__ = [
-    "Conflict",
     "api_not_found",
-    "Forbidden",
-    "OutOfScope",
     "Problem",
     "flatten_errors",
     "handler400",

@@ -19,17 +19,3 @@ class SyncIteratorStreamingResponse(StreamingHttpResponse):
         pull = sync_to_async(next, thread_sensitive=True)
         while (chunk := await pull(chunks, None)) is not None:
             yield chunk
-
-
-def release_db_connection() -> None:
-    """
-    Give this thread's database connection back between chunks of a long response: to
-    the pool on PostgreSQL (Django's pool hands it out again on the next query). A client
-    reading slowly then holds no connection while it reads: 40 slow export readers used
-    to hold 32 pooled connections, and every other request waited for one and got 503.
-    Inside a transaction (the test suite wraps each test in one) nothing is released.
-    """
-    from django.db import connection
-
-    if not connection.in_atomic_block:
-        connection.close()

@@ -11,7 +11,7 @@ import orjson
 from django.http import HttpResponse
 
 from clarity.api.errors import DEFAULT_DETAILS, problem_exception_handler
-from clarity.api.renderers import dumps
+from clarity.formats import dumps
 
 from .resources import FHIR_JSON
 

@@ -17,13 +17,14 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer
 
-from clarity.api.errors import OutOfScope, Problem
+from clarity.api.errors import Problem
 from clarity.api.pagination import MAX_PAGE_SIZE, KeysetPaginator
-from clarity.api.renderers import dumps
 from clarity.api.streaming import SyncIteratorStreamingResponse
 from clarity.api.views import ApiView
 from clarity.audit.models import Action
 from clarity.audit.services import audit_record_many
+from clarity.errors import OutOfScope
+from clarity.formats import dumps
 from clarity.users.policy import CARE, roles
 from interactions.reads import assessment_read, assessments_list, patient_export
 from patients.reads import patient_read

@@ -2,8 +2,7 @@
 
 from django.core.exceptions import ValidationError
 
-from clarity.api.errors import OutOfScope
-from clarity.users.models import Role
+from clarity.errors import OutOfScope
 from interactions.selectors import patients_with_assessment
 from patients.models import PatientStatus
 from patients.selectors import patients_visible_to
@@ -15,9 +14,9 @@ from .models import CohortKind, DatasetRow, ResearchDataset
 def datasets_visible_to(user):
     """Admins see every definition; a researcher sees the datasets naming them; nobody else any."""
     queryset = ResearchDataset.objects.all()
-    if user.role == Role.ADMIN:
+    if user.is_admin:
         return queryset
-    if user.role == Role.RESEARCHER:
+    if user.is_researcher:
         return queryset.filter(researchers=user)
     return queryset.none()
 

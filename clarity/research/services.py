@@ -25,10 +25,10 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from clarity.api.errors import Conflict
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
-from clarity.users.models import Role, User
+from clarity.errors import Conflict
+from clarity.users.models import User
 from interactions.selectors import research_facts
 from twins.selectors import research_twin_facts
 
@@ -52,7 +52,7 @@ QUASI_IDENTIFIERS = ("birth_year", "sex")
 
 def _researchers(ids) -> list[User]:
     users = list(User.objects.filter(pk__in=ids, is_active=True))
-    if len(users) != len(set(ids)) or any(user.role != Role.RESEARCHER for user in users):
+    if len(users) != len(set(ids)) or any(not user.is_researcher for user in users):
         raise ValidationError({"researchers": ["Each must be the id of an active researcher."]})
     return users
 

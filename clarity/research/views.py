@@ -8,7 +8,7 @@ from rest_framework.exceptions import NotAcceptable, NotFound
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 
-from clarity.api.errors import Conflict, Problem
+from clarity.api.errors import Problem
 from clarity.api.pagination import KeysetPaginator
 from clarity.api.query import check_params
 from clarity.api.schema import LOCATION_HEADER, PAGE_PARAMETERS, paginated, problems
@@ -16,6 +16,7 @@ from clarity.api.streaming import SyncIteratorStreamingResponse
 from clarity.api.views import ApiView
 from clarity.audit.models import Action
 from clarity.audit.services import audit_record, audit_record_many
+from clarity.errors import Conflict
 from clarity.users.policy import ADMINS, RESEARCHERS, roles
 
 from . import services

@@ -96,21 +96,34 @@ class User(AbstractUser):
         if self.email:
             self.email = self.email.strip()
 
-    @property
-    def is_admin(self):
-        return self.role == Role.ADMIN
+    # The one comparison of a user's role (clarity/tests/test_architecture.py): code asks
+    # these, and which roles may use an endpoint is clarity/users/policy.py.
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles
 
     @property
-    def is_clinician(self):
-        return self.role == Role.CLINICIAN
+    def is_admin(self) -> bool:
+        return self.has_role(Role.ADMIN)
 
     @property
-    def is_patient(self):
-        return self.role == Role.PATIENT
+    def is_clinician(self) -> bool:
+        return self.has_role(Role.CLINICIAN)
 
     @property
-    def is_researcher(self):
-        return self.role == Role.RESEARCHER
+    def is_patient(self) -> bool:
+        return self.has_role(Role.PATIENT)
+
+    @property
+    def is_researcher(self) -> bool:
+        return self.has_role(Role.RESEARCHER)
+
+    def grant_admin_site_by_role(self) -> None:
+        """
+        docs/domain.md (Roles and access): the admin role sees everything and is staff; in
+        the Django admin that is every model permission, so admins are superusers. Other
+        roles are neither.
+        """
+        self.is_staff = self.is_superuser = self.is_admin
 
 
 def hash_token(raw: str) -> str:

@@ -12,7 +12,7 @@ Each view declares its table, e.g. `permission_classes = [roles(GET=CARE, PATCH=
 
 from rest_framework.permissions import BasePermission
 
-from clarity.api.errors import Forbidden
+from clarity.errors import NotAllowed
 
 from .models import Role
 
@@ -39,8 +39,8 @@ class RolePolicy(BasePermission):
         permitted = self.allowed.get(request.method)
         if permitted is None:
             return True  # a method the view does not serve: 405 follows
-        if user.role not in permitted:
-            raise Forbidden(resource_type=view.audit_resource_type or "api", resource_id=view.kwargs.get("pk", ""))
+        if not user.has_role(*permitted):
+            raise NotAllowed(resource_type=view.audit_resource_type or "api", resource_id=view.kwargs.get("pk", ""))
         return True
 
 

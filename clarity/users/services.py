@@ -11,28 +11,30 @@ from django.utils import timezone
 
 from clarity.audit.models import Action, Outcome
 from clarity.audit.services import AuditContext, audit_record
+from clarity.errors import Busy, Conflict
 
-from .models import ApiToken, LoginFailure, Role, User, canonical_username, hash_token
+from .models import ApiToken, LoginFailure, User, canonical_username, hash_token
 
 
-class LockedOut(Exception):
+class LockedOut(Busy):
     """Too many recent failures for this account or IP; `retry_after` is in seconds."""
 
     def __init__(self, retry_after: int):
-        super().__init__("locked out")
-        self.retry_after = retry_after
+        super().__init__("Too many failed logins; retry later.", retry_after=retry_after)
 
 
 class InvalidCredentials(Exception):
     pass
 
 
-class DuplicateUser(Exception):
+class DuplicateUser(Conflict):
     """Username or email already taken (compared case-insensitively)."""
 
+    message = "A user with this username or email already exists."
+    field_message = "Already taken."
+
     def __init__(self, field: str):
-        super().__init__(field)
-        self.field = field
+        super().__init__(field=field)
 
 
 @dataclass
@@ -223,11 +225,8 @@ def user_create(
         role=role,
         first_name=first_name,
         last_name=last_name,
-        # docs/domain.md (Roles and access): the admin role sees everything and is staff; in the Django admin that
-        # is every model permission, so admins are superusers (other roles: neither).
-        is_staff=role == Role.ADMIN,
-        is_superuser=role == Role.ADMIN,
     )
+    user.grant_admin_site_by_role()
     user.validate_username()
     try:
         validate_password(password, user)

@@ -42,10 +42,6 @@ class TokenView(ApiView):
                 password=serializer.validated_data["password"],
                 ctx=ctx,
             )
-        except services.LockedOut as exc:
-            raise Problem(
-                429, "Too many failed logins; retry later.", headers={"Retry-After": str(exc.retry_after)}
-            ) from None
         except services.InvalidCredentials:
             raise Problem(401, "Invalid username or password.", headers={"WWW-Authenticate": "Bearer"}) from None
         return Response({"token": issued.raw, "expires_at": issued.token.expires_at})
@@ -114,10 +110,5 @@ class UserListView(ApiView):
     def create(self, request):
         serializer = UserCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            user = services.user_create(**serializer.validated_data, ctx=self.audit_context(request))
-        except services.DuplicateUser as exc:
-            raise Problem(
-                409, "A user with this username or email already exists.", errors={exc.field: ["Already taken."]}
-            ) from None
+        user = services.user_create(**serializer.validated_data, ctx=self.audit_context(request))
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)

@@ -4,11 +4,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from clarity.api.errors import Forbidden, OutOfScope
 from clarity.audit.services import AuditContext
+from clarity.errors import Conflict, NotAllowed, OutOfScope
 from clarity.users.tests.factories import UserFactory
 from patients.selectors import Access
-from patients.services import Conflict
 from twins import services
 from twins.models import DigitalTwin, TwinRevision, TwinStatus
 from twins.selectors import twin_access_for, twins_visible_to
@@ -98,7 +97,7 @@ def test_twin_access_hides_out_of_scope_twins_as_missing(clinician, two_patients
 
 
 def test_twin_access_refuses_researchers(researcher, two_patients):
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotAllowed):
         twin_access_for(researcher, two_patients[0].pk)
 
 
@@ -170,7 +169,7 @@ def test_twin_update_refuses_break_glass_writes(clinician):
     rescuer = UserFactory(role="clinician")
     grant_break_glass(patient, rescuer)
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotAllowed):
         services.twin_update(
             actor=rescuer, twin_id=twin.pk, data={"name": "No"}, if_match=None, ctx=AuditContext(actor=rescuer)
         )

@@ -190,9 +190,9 @@ def _api_routes(patterns=None, prefix=""):
 
 
 def _patient_record_routes():
-    """The generic endpoints (patients/records.py) of the models the apps declare as patient-owned."""
-    from patients.records import PatientRecordsView
+    """The generic endpoints (patients/views.py, PatientRecordsView) of the models the apps declare as patient-owned."""
     from patients.registry import owned_models
+    from patients.views import PatientRecordsView
 
     owned = set(owned_models())
     for route, callback in _api_routes():

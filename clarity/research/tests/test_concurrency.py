@@ -6,8 +6,8 @@ import time
 import pytest
 from django.db import connection
 
-from clarity.api.errors import Conflict
 from clarity.audit.services import AuditContext
+from clarity.errors import Conflict
 from clarity.research import services
 from clarity.research.models import DatasetRow, DatasetStatus, ResearchDataset
 from clarity.research.tests.test_datasets import marker_patient

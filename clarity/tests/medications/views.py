@@ -1,4 +1,4 @@
-from patients.records import PatientRecordsView
+from patients.views import PatientRecordsView
 
 from .models import Medication
 from .serializers import MedicationSerializer

@@ -157,18 +157,13 @@ class Command(BaseCommand):
         """(the existing account, untouched, or a new one with `password`; whether it is new)."""
         user = User.objects.filter(username__iexact=username).first()
         if user is not None:
-            if user.role != role:
+            if not user.has_role(role):
                 raise CommandError(f"User {username!r} exists with role {user.role!r}; expected {role!r}.")
             return user, False
-        is_admin = role == Role.ADMIN
-        user = User.objects.create_user(
-            username=username,
-            email=f"{username}@example.org",
-            password=password,
-            role=role,
-            is_staff=is_admin,
-            is_superuser=is_admin,
-        )
+        user = User(username=username, email=f"{username}@example.org", role=role)
+        user.grant_admin_site_by_role()
+        user.set_password(password)  # None: an unusable password, as create_user gives
+        user.save(force_insert=True)
         return user, True
 
     def create_patients(self, numbers, clinician, consultants, link_user):

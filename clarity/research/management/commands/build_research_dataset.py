@@ -8,8 +8,8 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
-from clarity.api.errors import Conflict
 from clarity.audit.services import AuditContext
+from clarity.errors import Conflict
 from clarity.research.models import ResearchDataset
 from clarity.research.services import dataset_build
 from clarity.users.models import Role, User
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         try:
             dataset = dataset_build(dataset_id=dataset_uuid, actor=admin, ctx=ctx, resume=resume)
         except Conflict as exc:
-            raise CommandError(exc.detail_text) from None
+            raise CommandError(exc.message) from None
         counts = dataset.manifest["counts"]
         self.stdout.write(
             self.style.SUCCESS(

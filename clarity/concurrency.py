@@ -1,0 +1,24 @@
+"""Optimistic concurrency: a write names the versions of the record it was based on.
+
+The API reads them from If-Match (`clarity.api.concurrency.parse_if_match`) and gives ETags
+from `version`; services check them here, under the record's row lock.
+"""
+
+from clarity.errors import StaleVersion
+
+
+class IfMatch:
+    """The versions a write was based on: `*` (any), or a set of strong versions."""
+
+    def __init__(self, any_version: bool, versions: frozenset[int]):
+        self.any_version = any_version
+        self.versions = versions
+
+    def matches(self, version: int) -> bool:
+        return self.any_version or version in self.versions
+
+
+def check_if_match(if_match: IfMatch | None, current_version: int) -> None:
+    """Raise StaleVersion unless the write was based on `current_version` (or named none)."""
+    if if_match is not None and not if_match.matches(current_version):
+        raise StaleVersion()
