@@ -29,5 +29,7 @@ def iso_datetime(value) -> str | None:
     `Z` for +00:00. For representations built without a serializer."""
     if value is None:
         return None
-    text = timezone.localtime(value).isoformat()
+    # The default zone, as no request activates another: timezone.localtime() looks the
+    # active zone up in an asgiref Local on every call (~6 % of a 100-row batch's CPU).
+    text = value.astimezone(timezone.get_default_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
