@@ -1,7 +1,7 @@
 """Serializer building blocks shared by every API app."""
 
-from datetime import datetime
-
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 
@@ -13,17 +13,26 @@ class AwareDateTimeField(serializers.DateTimeField):
         "invalid": "Must be an ISO 8601 timestamp with a UTC offset.",
     }
 
+    def __init__(self, **kwargs):
+        # Values are converted to TIME_ZONE (UTC) without looking up the active zone per
+        # value (DRF's default does, in an asgiref Local: ~4 % of a 100-item batch's CPU).
+        kwargs.setdefault("default_timezone", timezone.get_default_timezone())
+        super().__init__(**kwargs)
+
     def to_internal_value(self, value):
-        if isinstance(value, str):
-            parsed = super().to_internal_value(value)
-            try:
-                raw = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-            except ValueError:
-                self.fail("invalid")
-            if raw.tzinfo is None:
-                self.fail("naive")
-            return parsed
-        self.fail("invalid")
+        # Parsed once, here: DRF's own parse would make a naive value aware and hide that
+        # the client left the offset out.
+        if not isinstance(value, str):
+            self.fail("invalid")
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            self.fail("invalid")
+        if parsed.tzinfo is None:
+            self.fail("naive")
+        return self.enforce_timezone(parsed)
 
 
 # Fields whose JSON type is a string in the contract. DRF's CharField (and so EmailField,
