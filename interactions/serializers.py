@@ -23,6 +23,12 @@ EARLIEST_OCCURRED_AT = datetime.datetime(1900, 1, 1, tzinfo=datetime.UTC)
 class PayloadField(serializers.JSONField):
     """Any JSON here; `validate_payload` applies the per-kind rules."""
 
+    def to_internal_value(self, data):
+        # The value was parsed from the JSON body, so it is JSON: DRF's JSONField would
+        # encode it once more to prove that, and validate_payload already encodes it to
+        # measure it (two encodings per item were ~10 % of a 100-item batch's validation).
+        return data
+
 
 class InteractionSerializer(serializers.ModelSerializer):
     """The interaction representation of docs/api.md."""
@@ -69,9 +75,15 @@ class InteractionCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         if value < EARLIEST_OCCURRED_AT:
             raise serializers.ValidationError("Must not be before 1900-01-01T00:00:00Z.")
         days = settings.INTERACTION_MAX_FUTURE_DAYS
-        if value > timezone.now() + datetime.timedelta(days=days):
+        if value > self._latest_accepted(days):
             raise serializers.ValidationError(f"Must not be more than {days} day(s) in the future.")
         return value
+
+    def _latest_accepted(self, days: int) -> datetime.datetime:
+        # One clock reading per request: a batch's items share this serializer (many=True).
+        if getattr(self, "_latest", None) is None:
+            self._latest = timezone.now() + datetime.timedelta(days=days)
+        return self._latest
 
     def validate(self, attrs):
         errors = validate_payload(attrs["kind"], attrs["payload"])
