@@ -317,6 +317,12 @@ SERVESTATIC_SKIP_COMPRESS_EXTENSIONS = (*Compressor.SKIP_COMPRESS_EXTENSIONS, "m
 # Bodies over 10 MiB are refused (413) before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# Threads per server process that run requests' database work, one request at a time
+# each (clarity/api/django_middleware.py); requests beyond them wait their turn. A
+# streaming export holds one for its length (at most EXPORT_MAX_PER_WORKER), and a
+# request waiting on a lock or for a database connection holds one while it waits.
+REQUEST_THREADS = env.int("REQUEST_THREADS", default=16)
+
 # --- One client cannot take the service down (README "Reliability") -------------------
 # Enforced by the production server's protocol (clarity/http_protocol.py): a request head
 # (request line + header fields) over HTTP_HEADER_MAX_BYTES or with more than

@@ -10,10 +10,13 @@ Checked against Django 5.2's implementations of each hook.
 settings.MIDDLEWARE keeps Django's own dotted paths (the deploy and admin system checks
 look for them); `ASGIHandler` below, used by clarity/asgi.py, loads these subclasses in
 their place. It also runs
-every request's database work on one thread per process.
+every request's database work on a small set of reused threads.
 """
 
-from asgiref.sync import sync_to_async
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as messages_middleware
@@ -112,23 +115,43 @@ REPLACEMENTS = {
 class ASGIHandler(asgi.ASGIHandler):
     """
     Django's ASGI handler, building its middleware chain from the hop-free subclasses above,
-    and running every request's thread-sensitive work on ONE thread per process.
+    and running each request's thread-sensitive work on one of at most REQUEST_THREADS
+    reused threads of the process.
 
-    Django enters a new ThreadSensitiveContext per request, whose executor starts (or, as
-    before here, borrows) a thread per in-flight request. Without it, asgiref runs every
-    thread-sensitive call of the process on its single shared thread, which is what a
-    request needs: its ORM work happens in one hop (ApiView.run), so requests never
-    interleave inside a transaction, and the one connection of that thread is reused by
-    all of them. Measured beside the peer (2 workers, 32 connections): one thread per
-    worker took a patient read from 7.5 to 6.8 ms CPU and 180 to 200 req/s, a batch of
-    100 from 45 to 36 ms CPU; threads per request only bought contention for the GIL.
-    The event loop keeps reading, parsing and writing other requests meanwhile.
+    Django gives every request its own ThreadSensitiveContext, whose executor starts a
+    thread and joins it at the end (~8 % of a patient read under load). Here a request
+    borrows an idle one-thread executor and gives it back, most recently used first, as a
+    threaded WSGI server reuses its threads; the ORM's per-thread connection and
+    transaction work as before. The bound: under the peer harness's 16 connections per
+    worker, a thread per in-flight request only bought contention for the GIL (one thread
+    per process measured 7.5 -> 6.8 ms CPU per patient read). One thread is too few,
+    though: a request waiting on a row lock or for a pooled connection while the database
+    is down would hold up every other request of the process (the graceful-shutdown and
+    database-outage tests hold eight and four such requests). Requests beyond the bound
+    wait on the event loop, which costs nothing.
     """
+
+    def __init__(self):
+        super().__init__()
+        self._executors = 0
+        self._idle: asyncio.LifoQueue | None = None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        await self.handle(scope, receive, send)
+        if self._idle is None:
+            self._idle = asyncio.LifoQueue()
+        if self._idle.empty() and self._executors < settings.REQUEST_THREADS:
+            self._executors += 1
+            self._idle.put_nowait(ThreadPoolExecutor(1, "clarity-request"))
+        executor = await self._idle.get()
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            # A call abandoned by a cancelled request may still run on it: the next borrower's
+            # calls simply queue behind it on the same single thread.
+            self._idle.put_nowait(executor)
 
     def load_middleware(self, is_async=False):
         with override_settings(MIDDLEWARE=[REPLACEMENTS.get(path, path) for path in settings.MIDDLEWARE]):
