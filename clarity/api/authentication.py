@@ -34,6 +34,15 @@ def _live_token(key_hash: str) -> ApiToken | None:
     return token
 
 
+API_PATHS = ("/api/", "/fhir/")
+
+
+def bearer_api_request(request) -> bool:
+    """An API (or FHIR) request that authenticates with a bearer token, never a session:
+    the browser machinery (session, CSRF, messages) has nothing to do for it."""
+    return request.path.startswith(API_PATHS) and request.META.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer "
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <token>`. One query: the token joined to its user."""
 

@@ -25,14 +25,26 @@ from django.core.handlers import asgi
 from django.middleware import clickjacking, common, csrf, security
 from django.test.utils import override_settings
 
+from clarity.api.authentication import bearer_api_request
+
 
 class InlineHooksMixin:
-    """Run process_request/process_response on the event loop; `response_needs_thread` says when not to."""
+    """Run process_request/process_response on the event loop; `response_needs_thread` says when not to.
+
+    `browser_only` middleware (sessions, CSRF, the lazy user, messages) is skipped for an
+    API request that carries a bearer token: DRF authenticates it from the token alone
+    (clarity/api/authentication.py), API views are csrf_exempt and send no messages. What
+    they would have set up cost ~3 % of a patient read.
+    """
+
+    browser_only = False
 
     def response_needs_thread(self, request) -> bool:
         return False
 
     async def __acall__(self, request):
+        if self.browser_only and bearer_api_request(request):
+            return await self.get_response(request)
         response = None
         if hasattr(self, "process_request"):
             response = self.process_request(request)
@@ -60,9 +72,13 @@ class XFrameOptionsMiddleware(InlineHooksMixin, clickjacking.XFrameOptionsMiddle
 class AuthenticationMiddleware(InlineHooksMixin, auth_middleware.AuthenticationMiddleware):
     """Sets a lazy `request.user`; the session is read only when something evaluates it."""
 
+    browser_only = True
+
 
 class SessionMiddleware(InlineHooksMixin, session_middleware.SessionMiddleware):
     """The store is created lazily; only saving it (see process_response) does I/O."""
+
+    browser_only = True
 
     def response_needs_thread(self, request) -> bool:
         session = getattr(request, "session", None)
@@ -74,6 +90,8 @@ class SessionMiddleware(InlineHooksMixin, session_middleware.SessionMiddleware):
 class MessageMiddleware(InlineHooksMixin, messages_middleware.MessageMiddleware):
     """Storing messages can write the session; nothing to store means no I/O."""
 
+    browser_only = True
+
     def response_needs_thread(self, request) -> bool:
         storage = getattr(request, "_messages", None)
         return storage is not None and (storage.used or storage.added_new)
@@ -81,6 +99,8 @@ class MessageMiddleware(InlineHooksMixin, messages_middleware.MessageMiddleware)
 
 class CsrfViewMiddleware(InlineHooksMixin, csrf.CsrfViewMiddleware):
     """Cookie-based CSRF (CSRF_USE_SESSIONS is off): no I/O, except reading a form body in process_view."""
+
+    browser_only = True
 
     def __init__(self, get_response):
         super().__init__(get_response)
@@ -90,7 +110,11 @@ class CsrfViewMiddleware(InlineHooksMixin, csrf.CsrfViewMiddleware):
     async def _process_view_async(self, request, callback, callback_args, callback_kwargs):
         # The first two checks of CsrfViewMiddleware.process_view; the API's views are csrf_exempt (DRF checks CSRF
         # itself for session-authenticated requests), so they never hop.
-        if getattr(request, "csrf_processing_done", False) or getattr(callback, "csrf_exempt", False):
+        if (
+            getattr(request, "csrf_processing_done", False)
+            or getattr(callback, "csrf_exempt", False)
+            or bearer_api_request(request)
+        ):
             return None
         return await sync_to_async(super().process_view, thread_sensitive=True)(
             request, callback, callback_args, callback_kwargs
