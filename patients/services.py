@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
-from clarity.concurrency import IfMatch, check_if_match
+from clarity.concurrency import IfMatch, check_if_match, save_new_version
 from clarity.errors import Conflict, NotAllowed, OutOfScope
 from clarity.users.models import User
 
@@ -104,9 +104,7 @@ def patient_update(*, actor: User, patient_id, data: dict, if_match: IfMatch | N
         for key, value in data.items():
             setattr(patient, key, value)
         patient.full_clean(validate_unique=False, validate_constraints=False)
-        patient.version += 1
-        patient.updated_at = timezone.now()
-        patient.save()
+        save_new_version(patient)
         audit_record(ctx, action=Action.UPDATE, resource_type="patient", resource_id=patient.pk, patient_id=patient.pk)
         if login_changes:
             _audit_login_link(ctx, patient, previous=previous_login)
@@ -153,9 +151,7 @@ def patient_deactivate(*, actor: User, patient_id, if_match: IfMatch | None, ctx
         check_if_match(if_match, patient.version)
         if patient.status != PatientStatus.INACTIVE:
             patient.status = PatientStatus.INACTIVE
-            patient.version += 1
-            patient.updated_at = timezone.now()
-            patient.save(update_fields=["status", "version", "updated_at"])
+            save_new_version(patient, ["status"])
         audit_record(ctx, action=Action.DELETE, resource_type="patient", resource_id=patient.pk, patient_id=patient.pk)
     return patient
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
-from clarity.concurrency import IfMatch, check_if_match
+from clarity.concurrency import IfMatch, check_if_match, save_new_version
 from clarity.errors import Conflict
 from clarity.users.models import User
 from patients.selectors import Access, patient_access_for
@@ -110,9 +110,7 @@ def twin_update(*, actor: User, twin_id, data: dict, if_match: IfMatch | None, c
                 for key in changed:
                     setattr(twin, key, data[key])
                 twin.full_clean(exclude=CLEAN_EXCLUDE, validate_unique=False, validate_constraints=False)
-                twin.version += 1
-                twin.updated_at = timezone.now()
-                twin.save(update_fields=[*changed, "version", "updated_at"])
+                save_new_version(twin, changed)
                 if "configuration" in changed:
                     TwinRevision.objects.create(
                         twin=twin,
@@ -143,8 +141,6 @@ def twin_archive(*, actor: User, twin_id, if_match: IfMatch | None, ctx: AuditCo
         check_if_match(if_match, twin.version)
         if twin.status != TwinStatus.ARCHIVED:
             twin.status = TwinStatus.ARCHIVED
-            twin.version += 1
-            twin.updated_at = timezone.now()
-            twin.save(update_fields=["status", "version", "updated_at"])
+            save_new_version(twin, ["status"])
         audit_record(ctx, action=Action.DELETE, resource_type="twin", resource_id=twin.pk, patient_id=twin.patient_id)
     return twin
