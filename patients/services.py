@@ -12,7 +12,7 @@ from clarity.errors import Conflict, NotAllowed, OutOfScope
 from clarity.users.models import User
 
 from .models import BreakGlassGrant, CareTeamMembership, CareTeamRole, Patient, PatientStatus
-from .selectors import Access, patient_access_for
+from .selectors import Access, RecordAccess, patient_access_for
 
 # The audit resource type of a patient's login link (resource_id: the login's user id).
 LOGIN_LINK = "patient_login"
@@ -146,14 +146,30 @@ def patient_deactivate(*, actor: User, patient_id, if_match: IfMatch | None, ctx
     """DELETE: mark inactive (PHI is retained). Admin or primary clinician only."""
     with transaction.atomic():
         access = patient_access_for(actor, patient_id, lock=True)
-        access.require(Access.MANAGERS)
-        patient = access.record
-        check_if_match(if_match, patient.version)
-        if patient.status != PatientStatus.INACTIVE:
-            patient.status = PatientStatus.INACTIVE
-            save_new_version(patient, ["status"])
-        audit_record(ctx, action=Action.DELETE, resource_type="patient", resource_id=patient.pk, patient_id=patient.pk)
-    return patient
+        return record_retire(access, allowed=Access.MANAGERS, status=PatientStatus.INACTIVE, if_match=if_match, ctx=ctx)
+
+
+def record_retire(access: RecordAccess, *, allowed: frozenset, status: str, if_match: IfMatch | None, ctx):
+    """
+    DELETE of a versioned record that is retired, never deleted (a patient made inactive, a
+    twin archived), read under a row lock into `access`: the caller's level must be in
+    `allowed`, If-Match must name its version; retiring a retired record changes nothing.
+    Audited as `delete`. Raises NotAllowed (403), StaleVersion (412).
+    """
+    access.require(allowed)
+    record = access.record
+    check_if_match(if_match, record.version)
+    if record.status != status:
+        record.status = status
+        save_new_version(record, ["status"])
+    audit_record(
+        ctx,
+        action=Action.DELETE,
+        resource_type=access.resource_type,
+        resource_id=record.pk,
+        patient_id=access.patient_id,
+    )
+    return record
 
 
 def care_team_add(*, actor: User, patient_id, clinician_id, role: str, ctx: AuditContext) -> CareTeamMembership:

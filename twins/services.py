@@ -10,6 +10,7 @@ from clarity.concurrency import IfMatch, check_if_match, save_new_version
 from clarity.errors import Conflict
 from clarity.users.models import User
 from patients.selectors import Access, patient_access_for
+from patients.services import record_retire
 
 from .configuration import validate_configuration
 from .models import DigitalTwin, TwinRevision, TwinStatus
@@ -136,11 +137,4 @@ def twin_archive(*, actor: User, twin_id, if_match: IfMatch | None, ctx: AuditCo
     """
     with transaction.atomic():
         access = twin_access_for(actor, twin_id, lock=True)
-        access.require(Access.WRITERS)
-        twin = access.record
-        check_if_match(if_match, twin.version)
-        if twin.status != TwinStatus.ARCHIVED:
-            twin.status = TwinStatus.ARCHIVED
-            save_new_version(twin, ["status"])
-        audit_record(ctx, action=Action.DELETE, resource_type="twin", resource_id=twin.pk, patient_id=twin.patient_id)
-    return twin
+        return record_retire(access, allowed=Access.WRITERS, status=TwinStatus.ARCHIVED, if_match=if_match, ctx=ctx)

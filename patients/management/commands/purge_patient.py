@@ -19,7 +19,7 @@ from django.db import connection, transaction
 
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
-from clarity.users.models import User, canonical_username
+from clarity.users.selectors import active_admin_named
 from patients.models import Patient
 from patients.registry import owned_models, rows_of
 
@@ -77,7 +77,7 @@ class Command(BaseCommand):
             patient_uuid = uuid.UUID(patient_id)
         except ValueError:
             raise CommandError("patient_id must be a UUID.") from None
-        admin = User.objects.filter(username=canonical_username(actor), role="admin", is_active=True).first()
+        admin = active_admin_named(actor)
         if admin is None:
             raise CommandError("--actor must name an active admin-role user.")
         if not confirm:

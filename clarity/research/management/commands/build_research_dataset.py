@@ -12,7 +12,7 @@ from clarity.audit.services import AuditContext
 from clarity.errors import Conflict
 from clarity.research.models import ResearchDataset
 from clarity.research.services import dataset_build
-from clarity.users.models import Role, User
+from clarity.users.selectors import active_admin_named
 
 
 class Command(BaseCommand):
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             dataset_uuid = uuid.UUID(dataset_id)
         except ValueError:
             raise CommandError("dataset_id must be a UUID.") from None
-        admin = User.objects.filter(username__iexact=actor, role=Role.ADMIN, is_active=True).first()
+        admin = active_admin_named(actor)
         if admin is None:
             raise CommandError("--actor must name an active admin-role user.")
         if not ResearchDataset.objects.filter(pk=dataset_uuid).exists():
