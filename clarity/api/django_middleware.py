@@ -17,10 +17,12 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django import db
 from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as messages_middleware
 from django.contrib.sessions import middleware as session_middleware
+from django.core import signals
 from django.core.handlers import asgi
 from django.middleware import clickjacking, common, csrf, security
 from django.test.utils import override_settings
@@ -121,6 +123,19 @@ class CsrfViewMiddleware(InlineHooksMixin, csrf.CsrfViewMiddleware):
         )
 
 
+def _no_request_started_hop() -> None:
+    """
+    Django closes a thread's unusable database connections at the start of every request
+    as well as at its end, and under ASGI each is a thread hop of its own (the start one
+    ~4 % of a patient read). Here every request's connection goes back to the pool at its
+    end (CONN_MAX_AGE = 0, request_finished), so at the start there is nothing to close.
+    The DEBUG-only query log is no longer cleared per request: it keeps its last 9,000
+    queries (Django bounds it), which is all `make run` needs.
+    """
+    signals.request_started.disconnect(db.close_old_connections)
+    signals.request_started.disconnect(db.reset_queries)
+
+
 REPLACEMENTS = {
     f"{base.__module__}.{base.__qualname__}": f"{__name__}.{cls.__qualname__}"
     for cls in (
@@ -159,6 +174,7 @@ class ASGIHandler(asgi.ASGIHandler):
         super().__init__()
         self._executors = 0
         self._idle: asyncio.LifoQueue | None = None
+        _no_request_started_hop()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
