@@ -1,6 +1,6 @@
 """
 Audited reads of patient data: one use-case function per read, each doing scope,
-break-the-glass flag and audit event together, in one transaction.
+break-the-glass flag and audit event together.
 
 They live beside `selectors.py` rather than in it: selectors are plain scoped queries,
 which services and other selectors compose freely; these write an audit event, so
@@ -8,8 +8,6 @@ calling one is itself a recorded act and must happen once per request, from the 
 """
 
 from collections.abc import Callable
-
-from django.db import transaction
 
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
@@ -32,24 +30,26 @@ def audited_read(
     The sequence every read of a patient's data follows, written once: `reach()` the record
     within the caller's scope (OutOfScope 404 / NotAllowed 403), flag the audit context when
     the caller reaches it by break-the-glass, `require(allowed)` when the read needs more
-    than any access, `fetch(access)` what the response shows, and write the audit event, all
-    in one transaction (no event without the read, no read without its event). The event
-    names `resource_id`, or the record reached when it is None.
+    than any access, `fetch(access)` what the response shows, and write the audit event
+    last. The event names `resource_id`, or the record reached when it is None.
     Returns `fetch(access)`, or the record itself without `fetch`.
+
+    No transaction: a read changes nothing, and the event is the last statement, so a read
+    that fails writes no event and a read whose event was not written is never answered.
+    BEGIN and COMMIT were two of a patient read's six round trips.
     """
-    with transaction.atomic():
-        access = reach()
-        ctx.break_glass = access.break_glass
-        if allowed is not None:
-            access.require(allowed)
-        result = access.record if fetch is None else fetch(access)
-        audit_record(
-            ctx,
-            action=action,
-            resource_type=resource_type,
-            resource_id=access.record.pk if resource_id is None else resource_id,
-            patient_id=access.patient_id,
-        )
+    access = reach()
+    ctx.break_glass = access.break_glass
+    if allowed is not None:
+        access.require(allowed)
+    result = access.record if fetch is None else fetch(access)
+    audit_record(
+        ctx,
+        action=action,
+        resource_type=resource_type,
+        resource_id=access.record.pk if resource_id is None else resource_id,
+        patient_id=access.patient_id,
+    )
     return result
 
 
