@@ -1,10 +1,11 @@
 """Reads for digital twins. A twin's scope is its patient's scope, applied in SQL."""
 
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connections, router
 from django.utils import timezone
 
 from clarity.errors import NotAllowed, OutOfScope
+from clarity.fixed_sql import Columns
 from patients.selectors import Access, RecordAccess, clinician_level, patients_visible_to
 
 from .models import DigitalTwin, TwinRevision
@@ -18,14 +19,28 @@ def twins_visible_to(user):
 
 # The twin and every fact the caller's access depends on, in one statement, the same for
 # every role and for a twin that exists or not: an out-of-scope twin and a made-up id cost
-# the same work (one indexed lookup, no second query), so timing is no existence oracle.
-_TWIN_ACCESS_SQL = (
-    "SELECT t.*,"
+# the same work, so timing is no existence oracle. For that the read drives the statement
+# from the requested id (a LEFT JOIN) and runs the access subqueries either way, keyed by
+# the twin's patient or, for no twin, by the requested id itself (which matches nothing):
+# with prepared statements, skipping three index lookups for a made-up id made an
+# existing one measurably slower (AUC 0.57). A locking write (FOR UPDATE cannot take the
+# nullable side of an outer join) reads the twin directly. The twin's columns are decoded
+# into a model only once access is granted.
+_TWIN = Columns(DigitalTwin, tuple(field.attname for field in DigitalTwin._meta.concrete_fields))
+_PATIENT_ID = _TWIN.names.index("patient_id")
+_ACCESS_FACTS = (
     " (SELECT m.role FROM patients_careteammembership m"
-    "   WHERE m.patient_id = t.patient_id AND m.clinician_id = %s) AS _team_role,"  # unique (patient, clinician)
+    "   WHERE m.patient_id = {patient} AND m.clinician_id = %s),"  # unique (patient, clinician)
     " EXISTS (SELECT 1 FROM patients_breakglassgrant g"
-    "   WHERE g.patient_id = t.patient_id AND g.clinician_id = %s AND g.expires_at > %s) AS _glass,"
-    " EXISTS (SELECT 1 FROM patients_patient p WHERE p.id = t.patient_id AND p.user_id = %s) AS _own"
+    "   WHERE g.patient_id = {patient} AND g.clinician_id = %s AND g.expires_at > %s),"
+    " EXISTS (SELECT 1 FROM patients_patient p WHERE p.id = {patient} AND p.user_id = %s)"
+)
+_TWIN_READ_SQL = (
+    f"SELECT {_TWIN.sql('t')},{_ACCESS_FACTS.format(patient='COALESCE(t.patient_id, q.id)')}"  # noqa: S608
+    " FROM (SELECT %s AS id) q LEFT JOIN twins_digitaltwin t ON t.id = q.id"
+)
+_TWIN_LOCK_SQL = (
+    f"SELECT {_TWIN.sql('t')},{_ACCESS_FACTS.format(patient='t.patient_id')}"  # noqa: S608
     " FROM twins_digitaltwin t WHERE t.id = %s"
 )
 
@@ -48,25 +63,33 @@ def twin_access_for(user, twin_id, *, lock: bool = False) -> RecordAccess:
         twin_id = pk.to_python(twin_id)
     except ValidationError:
         raise OutOfScope("twin", twin_id) from None
-    sql = _TWIN_ACCESS_SQL
-    if lock and connection.features.has_select_for_update_of:
-        sql += " FOR UPDATE OF t"
+    alias = router.db_for_read(DigitalTwin)
+    connection = connections[alias]
     user_id = pk.get_db_prep_value(user.pk, connection)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    twin = next(
-        iter(DigitalTwin.objects.raw(sql, [user_id, user_id, now, user_id, pk.get_db_prep_value(twin_id, connection)])),
-        None,
-    )
-    if twin is None:
+    twin_key = pk.get_db_prep_value(twin_id, connection)
+    if lock:
+        sql, params = _TWIN_LOCK_SQL, [user_id, user_id, now, user_id, twin_key]
+        if connection.features.has_select_for_update_of:
+            sql += " FOR UPDATE OF t"
+    else:
+        sql, params = _TWIN_READ_SQL, [user_id, user_id, now, user_id, twin_key]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None or row[0] is None:
         raise OutOfScope("twin", twin_id)
+    width = len(_TWIN.names)
+    team_role, glass, own = row[width], row[width + 1], row[width + 2]
     if user.is_admin:
         level = Access.ADMIN
     elif user.is_clinician:
-        level = clinician_level(twin._team_role, bool(twin._glass))
+        level = clinician_level(team_role, bool(glass))
     else:
-        level = Access.SELF if twin._own else None
+        level = Access.SELF if own else None
     if level is None:
-        raise OutOfScope("twin", twin_id, patient_id=twin.patient_id)
+        raise OutOfScope("twin", twin_id, patient_id=pk.to_python(row[_PATIENT_ID]))
+    twin = _TWIN.instance(alias, row[:width])
     return RecordAccess(twin, level, "twin", twin.patient_id)
 
 
