@@ -15,9 +15,10 @@ from clarity.api.streaming import SyncIteratorStreamingResponse
 from clarity.api.views import ApiView
 from clarity.audit.models import Action
 from clarity.audit.services import audit_record
+from clarity.timestamps import iso_datetime
 from clarity.users.policy import CARE, roles
 from patients.selectors import Access, patient_access_for
-from patients.serializers import CareTeamMemberSerializer, PatientSerializer
+from patients.serializers import care_team_member_representation, patient_representation
 from twins.models import DigitalTwin, TwinRevision
 
 from . import services
@@ -27,10 +28,10 @@ from .models import Kind
 from .selectors import export_upper_bound, interactions_of
 from .serializers import (
     MAX_BATCH,
-    ExportTwinSerializer,
     InteractionCreateSerializer,
     InteractionSerializer,
     PatientExportSerializer,
+    export_twin_representation,
     interaction_representation,
 )
 
@@ -131,7 +132,7 @@ class InteractionListView(ApiView):
         items = serializer.validated_data if many else [serializer.validated_data]
 
         def represent(rows):
-            return InteractionSerializer(rows, many=True).data if many else InteractionSerializer(rows[0]).data
+            return [interaction_representation(row) for row in rows] if many else interaction_representation(rows[0])
 
         idempotency = None
         if key is not None:
@@ -208,11 +209,11 @@ class PatientExportView(ApiView):
             .prefetch_related(Prefetch("revisions", queryset=TwinRevision.objects.order_by("-version")))
         )
         head = {
-            "patient": PatientSerializer(patient).data,
-            "care_team": CareTeamMemberSerializer(patient.care_team.all(), many=True).data,
-            "twins": ExportTwinSerializer(twins, many=True).data,
+            "patient": patient_representation(patient),
+            "care_team": [care_team_member_representation(member) for member in patient.care_team.all()],
+            "twins": [export_twin_representation(twin) for twin in twins],
         }
-        exported_at = timezone.now().isoformat().replace("+00:00", "Z")
+        exported_at = iso_datetime(timezone.now())
         return SyncIteratorStreamingResponse(
             export_chunks(patient_id=patient.pk, head=head, exported_at=exported_at, up_to_id=up_to_id, slot=slot),
             content_type="application/json",

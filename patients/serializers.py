@@ -1,9 +1,18 @@
 from django.utils import timezone
 from rest_framework import serializers
 
-from clarity.api.fields import StrictFieldsMixin, iso_datetime
+from clarity.api.fields import StrictFieldsMixin
+from clarity.timestamps import iso_datetime
 
-from .models import EARLIEST_DATE_OF_BIRTH, CareTeamMembership, CareTeamRole, Patient, PatientStatus, Sex
+from .models import (
+    EARLIEST_DATE_OF_BIRTH,
+    BreakGlassGrant,
+    CareTeamMembership,
+    CareTeamRole,
+    Patient,
+    PatientStatus,
+    Sex,
+)
 
 E164 = r"^\+[1-9][0-9]{1,14}\Z"
 
@@ -56,9 +65,11 @@ class PatientSerializer(serializers.ModelSerializer):
 
 def patient_representation(patient: Patient) -> dict:
     """
-    PatientSerializer's output, built directly (a test keeps the two identical): every
-    patient read and list page paid ~1 ms per patient in DRF's per-field machinery.
-    Expects `care_team` prefetched in (created_at, id) order, as the selectors do.
+    The patient of docs/api.md, for every endpoint that returns one (detail, list, create,
+    update, export). Built directly: every patient read and list page paid ~1 ms per
+    patient in DRF's per-field machinery. PatientSerializer documents it (a test keeps the
+    two identical). Expects `care_team` prefetched in (created_at, id) order, as the
+    selectors do.
     """
     return {
         "id": str(patient.id),
@@ -77,6 +88,16 @@ def patient_representation(patient: Patient) -> dict:
         "created_at": iso_datetime(patient.created_at),
         "updated_at": iso_datetime(patient.updated_at),
     }
+
+
+def care_team_member_representation(member: CareTeamMembership) -> dict:
+    """A care-team member of docs/api.md (care-team list and add, export); CareTeamMemberSerializer documents it."""
+    return {"clinician": str(member.clinician_id), "role": member.role, "created_at": iso_datetime(member.created_at)}
+
+
+def break_glass_grant_representation(grant: BreakGlassGrant) -> dict:
+    """What a clinician learns of the grant they were given; BreakGlassGrantSerializer documents it."""
+    return {"expires_at": iso_datetime(grant.expires_at)}
 
 
 def _validate_dob(value):

@@ -9,6 +9,7 @@ from clarity.api.concurrency import IfMatch, check_if_match
 from clarity.api.errors import Conflict
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
+from clarity.timestamps import iso_datetime
 from clarity.users.models import User
 
 from .models import BreakGlassGrant, CareTeamMembership, CareTeamRole, Patient, PatientStatus
@@ -214,7 +215,7 @@ def break_glass_grant(*, actor: User, patient_id, reason: str, ctx: AuditContext
         if live is not None:
             raise Conflict(
                 "You already hold a live break-the-glass grant for this patient, until "
-                + live.expires_at.isoformat().replace("+00:00", "Z")
+                + iso_datetime(live.expires_at)
                 + "."
             )
         grant = BreakGlassGrant.objects.create(

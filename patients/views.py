@@ -24,6 +24,8 @@ from .serializers import (
     PatientCreateSerializer,
     PatientSerializer,
     PatientUpdateSerializer,
+    break_glass_grant_representation,
+    care_team_member_representation,
     patient_representation,
 )
 
@@ -197,7 +199,11 @@ class CareTeamView(ApiView):
             )
             audit_record(ctx, action=Action.LIST, resource_type="care_team", resource_id=pk, patient_id=pk)
         return Response(
-            {"results": CareTeamMemberSerializer(rows, many=True).data, "next": next_url, "previous": previous_url}
+            {
+                "results": [care_team_member_representation(member) for member in rows],
+                "next": next_url,
+                "previous": previous_url,
+            }
         )
 
     def create(self, request, pk):
@@ -210,7 +216,7 @@ class CareTeamView(ApiView):
             role=serializer.validated_data["role"],
             ctx=self.audit_context(request),
         )
-        return Response(CareTeamMemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+        return Response(care_team_member_representation(membership), status=status.HTTP_201_CREATED)
 
 
 class CareTeamMemberView(ApiView):
@@ -250,4 +256,4 @@ class BreakGlassView(ApiView):
             reason=serializer.validated_data["reason"],
             ctx=self.audit_context(request),
         )
-        return Response({"expires_at": grant.expires_at}, status=status.HTTP_201_CREATED)
+        return Response(break_glass_grant_representation(grant), status=status.HTTP_201_CREATED)

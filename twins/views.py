@@ -17,7 +17,14 @@ from patients.selectors import patient_access_for
 from . import services
 from .models import TwinStatus, TwinType
 from .selectors import revisions_of_twin, twin_access_for, twins_of_patient
-from .serializers import TwinCreateSerializer, TwinRevisionSerializer, TwinSerializer, TwinUpdateSerializer
+from .serializers import (
+    TwinCreateSerializer,
+    TwinRevisionSerializer,
+    TwinSerializer,
+    TwinUpdateSerializer,
+    twin_representation,
+    twin_revision_representation,
+)
 
 TWIN_PAGES = KeysetPaginator(["created_at", "id"])
 # (twin, version) is unique, so version alone is a total order within one twin.
@@ -29,7 +36,7 @@ IF_MATCH_REQUIRED = OpenApiParameter(
 
 
 def twin_response(twin, status_code=200, headers=None):
-    response = Response(TwinSerializer(twin).data, status=status_code, headers=headers)
+    response = Response(twin_representation(twin), status=status_code, headers=headers)
     response["ETag"] = etag_for(twin.version)
     return response
 
@@ -77,7 +84,8 @@ class PatientTwinsView(ApiView):
             ctx.break_glass = access.break_glass
             rows, next_url, previous_url = TWIN_PAGES.paginate(queryset, request)
             audit_record(ctx, action=Action.LIST, resource_type="twin", resource_id=pk, patient_id=pk)
-        return Response({"results": TwinSerializer(rows, many=True).data, "next": next_url, "previous": previous_url})
+        results = [twin_representation(twin) for twin in rows]
+        return Response({"results": results, "next": next_url, "previous": previous_url})
 
     def create(self, request, pk):
         serializer = TwinCreateSerializer(data=request.data)
@@ -180,5 +188,9 @@ class TwinRevisionsView(ApiView):
                 patient_id=access.twin.patient_id,
             )
         return Response(
-            {"results": TwinRevisionSerializer(rows, many=True).data, "next": next_url, "previous": previous_url}
+            {
+                "results": [twin_revision_representation(revision) for revision in rows],
+                "next": next_url,
+                "previous": previous_url,
+            }
         )

@@ -2,17 +2,7 @@
 
 from datetime import datetime
 
-from django.utils import timezone
 from rest_framework import serializers
-
-
-def iso_datetime(value) -> str | None:
-    """What DRF's DateTimeField writes for an aware datetime: ISO 8601 in TIME_ZONE (UTC),
-    `Z` for +00:00. For representations built without a serializer."""
-    if value is None:
-        return None
-    text = timezone.localtime(value).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class AwareDateTimeField(serializers.DateTimeField):

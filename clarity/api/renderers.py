@@ -19,7 +19,9 @@ def _default(value):
 
 
 def dumps(data) -> bytes:
-    return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
+    # OPT_UTC_Z: a datetime that reaches the renderer unformatted is still written in the one
+    # timestamp format (UTC, `Z`; clarity.timestamps), as the representations write theirs.
+    return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)
 
 
 class JSONRenderer(BaseRenderer):

@@ -2,7 +2,8 @@
 
 from rest_framework import serializers
 
-from clarity.api.fields import StrictFieldsMixin, iso_datetime
+from clarity.api.fields import StrictFieldsMixin
+from clarity.timestamps import iso_datetime
 from twins.models import TwinType
 
 from .models import DEFAULT_K, INSTRUMENTS, SELECTABLE_KINDS, CohortKind, DatasetStatus, ResearchDataset
