@@ -215,3 +215,23 @@ def test_the_representation_is_what_its_documenting_serializer_gives(resource):
 
     assert [list(item) for item in represented] == [list(serializer_class().fields)] * len(items)
     assert dumps(represented) == dumps(documented.data)
+
+
+def test_expiry_times_are_given_in_utc_with_a_z_like_every_other_timestamp(clinician, other_clinician):
+    from rest_framework.test import APIClient
+
+    from clarity.api.tests.helpers import bearer_client, make_patient
+    from clarity.users.tests.factories import TEST_PASSWORD
+
+    token = APIClient().post(
+        "/api/v1/auth/token/", {"username": clinician.username, "password": TEST_PASSWORD}, format="json"
+    )
+    patient = make_patient(primary=clinician)
+    grant = bearer_client(other_clinician).post(
+        f"/api/v1/patients/{patient.pk}/break-glass/", {"reason": "Unconscious in the emergency room"}, format="json"
+    )
+
+    for response in (token, grant):
+        expires_at = response.json()["expires_at"]
+        assert expires_at.endswith("Z") and "+00:00" not in expires_at, expires_at
+        assert datetime.datetime.fromisoformat(expires_at) > datetime.datetime.now(datetime.UTC)
