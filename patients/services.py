@@ -14,6 +14,7 @@ from clarity.users.models import User
 
 from .models import BreakGlassGrant, CareTeamMembership, CareTeamRole, Patient, PatientStatus
 from .selectors import Access, patient_access_for
+from .validators import validate_break_glass_reason
 
 # The audit resource type of a patient's login link (resource_id: the login's user id).
 LOGIN_LINK = "patient_login"
@@ -202,8 +203,10 @@ def break_glass_grant(*, actor: User, patient_id, reason: str, ctx: AuditContext
 
     if actor.role != "clinician":
         raise Forbidden("Only clinicians can break the glass.", resource_type="break_glass", resource_id=patient_id)
-    if len(reason.strip()) < 20:
-        raise ValidationError({"reason": ["Give a reason of at least 20 characters."]})
+    try:
+        validate_break_glass_reason(reason)
+    except ValidationError as exc:
+        raise ValidationError({"reason": exc.messages}) from None
     with transaction.atomic():
         patient = Patient.objects.select_for_update().filter(pk=patient_id).first()
         if patient is None:
