@@ -155,7 +155,3 @@ def patient_access_for(user, patient_id, *, with_team: bool = False, lock: bool 
     if with_team:
         prefetch_related_objects([patient], care_team_prefetch())
     return PatientAccess(patient, level)
-
-
-def care_team_of(patient):
-    return CareTeamMembership.objects.filter(patient=patient)

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from clarity.api.errors import Forbidden, OutOfScope
 from clarity.users.models import Role
-from patients.selectors import Access, clinician_level, patients_visible_to
+from patients.selectors import Access, clinician_level
 
 from .models import DigitalTwin, TwinRevision
 
@@ -32,12 +32,6 @@ class TwinAccess(NamedTuple):
                 patient_id=self.twin.patient_id,
                 break_glass=self.break_glass,
             )
-
-
-def twins_visible_to(user):
-    """Twins `user` may list across patients: those of patients_visible_to(user), so the scope
-    rule lives in one place. Break-the-glass grants do not add to lists."""
-    return DigitalTwin.objects.filter(patient__in=patients_visible_to(user))
 
 
 # The twin and every fact the caller's access depends on, in one statement, the same for
