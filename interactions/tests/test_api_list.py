@@ -6,10 +6,12 @@ from django.db import connection
 
 from clarity.audit.models import AuditEvent
 from clarity.partitions import index_names
+from patients.tests.factories import make_patient
+from twins.tests.factories import make_twin
 
 from ..models import InteractionLog
 from ..selectors import interactions_of
-from .helpers import BASE_TIME, make_interactions, make_patient, make_twin
+from .helpers import BASE_TIME, make_interactions
 
 pytestmark = pytest.mark.django_db
 

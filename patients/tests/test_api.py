@@ -4,9 +4,10 @@ import base64
 
 import pytest
 
-from clarity.api.tests.helpers import assert_problem, bearer_client, body_of, make_patient
+from clarity.api.tests.helpers import assert_problem, bearer_client, body_of
 from clarity.users.tests.factories import UserFactory
 from patients.models import CareTeamMembership, Patient
+from patients.tests.factories import make_patient
 
 LIST_URL = "/api/v1/patients/"
 

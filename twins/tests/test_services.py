@@ -9,16 +9,11 @@ from clarity.audit.services import AuditContext
 from clarity.users.tests.factories import UserFactory
 from patients.selectors import Access
 from patients.services import Conflict
+from patients.tests.factories import grant_break_glass, make_patient
 from twins import services
 from twins.models import DigitalTwin, TwinRevision, TwinStatus
 from twins.selectors import twin_access_for
-
-from .helpers import (
-    fast_password_hashing,  # noqa: F401 (autouse fixture)
-    grant_break_glass,
-    make_patient,
-    make_twin,
-)
+from twins.tests.factories import make_twin
 
 
 @pytest.fixture
@@ -31,7 +26,7 @@ def two_patients(clinician, other_clinician, patient_user):
 def test_twin_access_reports_the_callers_level(clinician, other_clinician, admin_user, patient_user, two_patients):
     mine, _theirs = two_patients
     rescuer = UserFactory(role="clinician")
-    grant_break_glass(mine.patient, rescuer)
+    grant_break_glass(rescuer, mine.patient)
 
     levels = {
         user.role + ("-bg" if user == rescuer else ""): twin_access_for(user, mine.pk).level
@@ -141,7 +136,7 @@ def test_twin_update_refuses_break_glass_writes(clinician):
     patient = make_patient(primary=clinician)
     twin = make_twin(patient)
     rescuer = UserFactory(role="clinician")
-    grant_break_glass(patient, rescuer)
+    grant_break_glass(rescuer, patient)
 
     with pytest.raises(Forbidden):
         services.twin_update(

@@ -16,9 +16,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from clarity.api.tests.helpers import assert_problem, bearer_client, body_of, make_patient
+from clarity.api.tests.helpers import assert_problem, bearer_client, body_of
 from clarity.research import services as research_services
 from clarity.users.tests.factories import UserFactory
+from patients.tests.factories import make_patient
 from twins.tests.factories import DigitalTwinFactory
 
 ROLES = ["anonymous", "researcher", "patient_own", "patient_other", "primary", "consulting", "outsider", "admin"]

@@ -10,9 +10,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from clarity.api.tests.helpers import bearer_client, body_of, bulk_patients, make_patient, make_users
+from clarity.api.tests.helpers import bearer_client, body_of, bulk_patients, make_users
 from clarity.audit.models import AuditEvent
 from patients.models import CareTeamMembership
+from patients.tests.factories import make_patient
 
 SIZES = (5, 200)
 # Budgets: token lookup; for patient data a savepoint, the page (+ care-team prefetch or

@@ -220,8 +220,9 @@ def test_the_representation_is_what_its_documenting_serializer_gives(resource):
 def test_expiry_times_are_given_in_utc_with_a_z_like_every_other_timestamp(clinician, other_clinician):
     from rest_framework.test import APIClient
 
-    from clarity.api.tests.helpers import bearer_client, make_patient
+    from clarity.api.tests.helpers import bearer_client
     from clarity.users.tests.factories import TEST_PASSWORD
+    from patients.tests.factories import make_patient
 
     token = APIClient().post(
         "/api/v1/auth/token/", {"username": clinician.username, "password": TEST_PASSWORD}, format="json"

@@ -11,10 +11,11 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
-from clarity.api.tests.helpers import assert_problem, bearer_client, body_of, make_patient
+from clarity.api.tests.helpers import assert_problem, bearer_client, body_of
 from clarity.audit.models import AuditEvent
 from clarity.users.models import ApiToken, LoginFailure, User, canonical_username
 from clarity.users.tests.factories import TEST_PASSWORD, UserFactory
+from patients.tests.factories import make_patient
 
 TOKEN_URL = "/api/v1/auth/token/"
 ADMIN_LOGIN_URL = "/admin/login/"
