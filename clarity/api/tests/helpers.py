@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from clarity.audit.models import AuditEvent
 from clarity.users.models import ApiToken, User, hash_token
-from clarity.users.tests.factories import UserFactory
+from clarity.users.tests.factories import TEST_PASSWORD
 from patients.models import CareTeamMembership, Patient
 
 _sequence = itertools.count(1)
@@ -51,6 +51,11 @@ def bearer_client(user, **kwargs) -> APIClient:
     return client
 
 
+def token_login(username, password=TEST_PASSWORD, **extra):
+    """POST a username and password to the token endpoint, as a client signing in does."""
+    return APIClient().post("/api/v1/auth/token/", {"username": username, "password": password}, format="json", **extra)
+
+
 def assert_problem(response, status: int) -> dict:
     """The response is an RFC 9457 problem with `status`; returns the parsed body."""
     assert response.status_code == status, (response.status_code, response.content[:500])
@@ -83,10 +88,6 @@ def audit_field_values() -> list[str]:
     """Every field value of every audit event, as strings."""
     names = [f.attname for f in AuditEvent._meta.concrete_fields]
     return [str(value) for row in AuditEvent.objects.values_list(*names) for value in row if value is not None]
-
-
-def patient_user(**kwargs) -> User:
-    return UserFactory(role="patient", **kwargs)
 
 
 def bulk_patients(count: int, *, primary, consulting=None) -> list[Patient]:
