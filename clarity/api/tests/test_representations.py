@@ -236,3 +236,19 @@ def test_expiry_times_are_given_in_utc_with_a_z_like_every_other_timestamp(clini
         expires_at = response.json()["expires_at"]
         assert expires_at.endswith("Z") and "+00:00" not in expires_at, expires_at
         assert datetime.datetime.fromisoformat(expires_at) > datetime.datetime.now(datetime.UTC)
+
+
+def test_the_dataset_representation_has_the_fields_its_serializer_documents(admin_user, researcher):
+    # DatasetSerializer cannot render a model (cohort, download… are derived), so the
+    # agreement is on the fields; research/tests/test_openapi.py checks real responses.
+    from django.test import RequestFactory
+
+    from clarity.research.models import ResearchDataset
+    from clarity.research.serializers import DatasetSerializer, dataset_representation
+
+    dataset = ResearchDataset.objects.create(name="d", purpose="p", created_by=admin_user)
+    dataset.researchers.set([researcher])
+
+    represented = dataset_representation(dataset, RequestFactory().get("/"))
+
+    assert list(represented) == list(DatasetSerializer().fields)
