@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clarity.api.fields import AwareDateTimeField, StrictFieldsMixin
-from clarity.timestamps import iso_datetime
+from clarity.timestamps import utc
 from patients.serializers import CareTeamMemberSerializer, PatientSerializer
 from twins.models import DigitalTwin
 from twins.serializers import (
@@ -50,16 +50,18 @@ def interaction_representation(row: InteractionLog) -> dict:
     so the body an Idempotency-Key replays) and the export, which passes its rows as
     `ExportRow`s. Built directly: a page of 50 spent ~2 ms in DRF's per-field machinery for
     eight plain attributes. InteractionSerializer documents it (a test keeps the two identical).
+    Ids stay UUIDs and timestamps datetimes in UTC, as every representation holds them: the
+    renderer's orjson writes both (clarity/timestamps.py).
     """
     return {
         "id": row.id,
-        "patient": str(row.patient_id),
-        "twin": str(row.twin_id) if row.twin_id is not None else None,
-        "actor": str(row.actor_id) if row.actor_id is not None else None,
+        "patient": row.patient_id,
+        "twin": row.twin_id,
+        "actor": row.actor_id,
         "kind": row.kind,
         "payload": row.payload,
-        "occurred_at": iso_datetime(row.occurred_at),
-        "recorded_at": iso_datetime(row.recorded_at),
+        "occurred_at": utc(row.occurred_at),
+        "recorded_at": utc(row.recorded_at),
     }
 
 

@@ -1,5 +1,6 @@
 import weakref
 
+import orjson
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -10,6 +11,7 @@ from clarity.api.errors import Problem, flatten_errors
 from clarity.api.fields import parse_query_datetime
 from clarity.api.pagination import KeysetPaginator
 from clarity.api.query import check_params, choice_param, uuid_param
+from clarity.api.renderers import dumps
 from clarity.api.schema import PAGE_PARAMETERS, paginated, problems
 from clarity.api.streaming import SyncIteratorStreamingResponse
 from clarity.api.views import ApiView
@@ -132,7 +134,9 @@ class InteractionListView(ApiView):
         items = serializer.validated_data if many else [serializer.validated_data]
 
         def represent(rows):
-            return [interaction_representation(row) for row in rows] if many else interaction_representation(rows[0])
+            body = [interaction_representation(row) for row in rows] if many else interaction_representation(rows[0])
+            # The idempotency store keeps the body as JSON (a replay answers from it, as written).
+            return orjson.loads(dumps(body)) if key is not None else body
 
         idempotency = None
         if key is not None:

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from clarity.api.fields import StrictFieldsMixin
-from clarity.timestamps import iso_datetime
+from clarity.timestamps import utc
 
 from .models import (
     BreakGlassGrant,
@@ -66,10 +66,11 @@ def patient_representation(patient: Patient) -> dict:
     update, export). Built directly: every patient read and list page paid ~1 ms per
     patient in DRF's per-field machinery. PatientSerializer documents it (a test keeps the
     two identical). Expects `care_team` prefetched in (created_at, id) order, as the
-    selectors do.
+    selectors do. Ids stay UUIDs and timestamps datetimes in UTC, as every representation
+    holds them: the renderer's orjson writes both (clarity/timestamps.py).
     """
     return {
-        "id": str(patient.id),
+        "id": patient.id,
         "mrn": patient.mrn,
         "given_name": patient.given_name,
         "family_name": patient.family_name,
@@ -79,22 +80,22 @@ def patient_representation(patient: Patient) -> dict:
         "phone": patient.phone,
         "address": patient.address,
         "status": patient.status,
-        "user": str(patient.user_id) if patient.user_id is not None else None,
-        "care_team": [{"clinician": str(m.clinician_id), "role": m.role} for m in patient.care_team.all()],
+        "user": patient.user_id,
+        "care_team": [{"clinician": m.clinician_id, "role": m.role} for m in patient.care_team.all()],
         "version": patient.version,
-        "created_at": iso_datetime(patient.created_at),
-        "updated_at": iso_datetime(patient.updated_at),
+        "created_at": utc(patient.created_at),
+        "updated_at": utc(patient.updated_at),
     }
 
 
 def care_team_member_representation(member: CareTeamMembership) -> dict:
     """A care-team member of docs/api.md (care-team list and add, export); CareTeamMemberSerializer documents it."""
-    return {"clinician": str(member.clinician_id), "role": member.role, "created_at": iso_datetime(member.created_at)}
+    return {"clinician": member.clinician_id, "role": member.role, "created_at": utc(member.created_at)}
 
 
 def break_glass_grant_representation(grant: BreakGlassGrant) -> dict:
     """What a clinician learns of the grant they were given; BreakGlassGrantSerializer documents it."""
-    return {"expires_at": iso_datetime(grant.expires_at)}
+    return {"expires_at": utc(grant.expires_at)}
 
 
 class PhoneField(serializers.CharField):

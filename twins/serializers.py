@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clarity.api.fields import StrictFieldsMixin
-from clarity.timestamps import iso_datetime
+from clarity.timestamps import utc
 
 from .configuration import ALERT_THRESHOLDS, DATA_SOURCES, PREDICTION_MODELS
 from .models import DigitalTwin, TwinRevision, TwinStatus, TwinType
@@ -95,17 +95,17 @@ def twin_representation(twin: DigitalTwin) -> dict:
     update, export); TwinSerializer documents it (a test keeps the two identical).
     """
     return {
-        "id": str(twin.id),
-        "patient": str(twin.patient_id),
+        "id": twin.id,
+        "patient": twin.patient_id,
         "name": twin.name,
         "twin_type": twin.twin_type,
         "status": twin.status,
         "configuration": twin.configuration,
         "state": twin.state,
         "version": twin.version,
-        "created_by": str(twin.created_by_id) if twin.created_by_id is not None else None,
-        "created_at": iso_datetime(twin.created_at),
-        "updated_at": iso_datetime(twin.updated_at),
+        "created_by": twin.created_by_id,
+        "created_at": utc(twin.created_at),
+        "updated_at": utc(twin.updated_at),
     }
 
 
@@ -114,8 +114,8 @@ def twin_revision_representation(revision: TwinRevision) -> dict:
     return {
         "version": revision.version,
         "configuration": revision.configuration,
-        "changed_by": str(revision.changed_by_id) if revision.changed_by_id is not None else None,
-        "changed_at": iso_datetime(revision.changed_at),
+        "changed_by": revision.changed_by_id,
+        "changed_at": utc(revision.changed_at),
     }
 
 

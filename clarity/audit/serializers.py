@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from clarity.timestamps import iso_datetime
+from clarity.timestamps import utc
 
 from .models import AuditEvent
 
@@ -34,14 +34,14 @@ def audit_event_representation(event: AuditEvent) -> dict:
     """An audit event of docs/api.md (the audit list); AuditEventSerializer documents it."""
     return {
         "id": event.id,
-        "occurred_at": iso_datetime(event.occurred_at),
-        "actor": str(event.actor_id) if event.actor_id is not None else None,
+        "occurred_at": utc(event.occurred_at),
+        "actor": event.actor_id,
         "actor_username": event.actor_username,
         "actor_role": event.actor_role,
         "action": event.action,
         "resource_type": event.resource_type,
         "resource_id": event.resource_id,
-        "patient": str(event.patient_id) if event.patient_id is not None else None,
+        "patient": event.patient_id,
         "ip": event.ip,
         "user_agent": event.user_agent,
         "request_id": event.request_id,

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from clarity.api.fields import StrictFieldsMixin
-from clarity.timestamps import iso_datetime
+from clarity.timestamps import utc
 
 from .models import ApiToken, Role, User
 
@@ -26,7 +26,7 @@ class UserSerializer(serializers.ModelSerializer):
 def user_representation(user: User) -> dict:
     """A user of docs/api.md (me, user list, user create); UserSerializer documents it."""
     return {
-        "id": str(user.id),
+        "id": user.id,
         "username": user.username,
         "email": user.email,
         "role": user.role,
@@ -37,7 +37,7 @@ def user_representation(user: User) -> dict:
 
 def token_representation(raw: str, token: ApiToken) -> dict:
     """A newly issued token: the raw value, shown once, and its expiry; TokenSerializer documents it."""
-    return {"token": raw, "expires_at": iso_datetime(token.expires_at)}
+    return {"token": raw, "expires_at": utc(token.expires_at)}
 
 
 class UserCreateSerializer(StrictFieldsMixin, serializers.Serializer):
