@@ -26,8 +26,8 @@ from collections.abc import Iterator
 import orjson
 from django.conf import settings
 
-from clarity.api.renderers import dumps
 from clarity.api.streaming import release_db_connection
+from clarity.formats import dumps
 
 from .selectors import EXPORT_COLUMNS, interaction_page_for_export
 from .serializers import interaction_representation

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clarity.api.fields import AwareDateTimeField, StrictFieldsMixin
-from clarity.timestamps import utc
+from clarity.formats import utc
 from patients.serializers import CareTeamMemberSerializer, PatientSerializer
 from twins.models import DigitalTwin
 from twins.serializers import (
@@ -51,7 +51,7 @@ def interaction_representation(row: InteractionLog) -> dict:
     `ExportRow`s. Built directly: a page of 50 spent ~2 ms in DRF's per-field machinery for
     eight plain attributes. InteractionSerializer documents it (a test keeps the two identical).
     Ids stay UUIDs and timestamps datetimes in UTC, as every representation holds them: the
-    renderer's orjson writes both (clarity/timestamps.py).
+    renderer's orjson writes both (clarity/formats.py).
     """
     return {
         "id": row.id,

@@ -11,13 +11,12 @@ from clarity.api.errors import Problem, flatten_errors
 from clarity.api.fields import parse_query_datetime
 from clarity.api.pagination import KeysetPaginator
 from clarity.api.query import check_params, choice_param, uuid_param
-from clarity.api.renderers import dumps
 from clarity.api.schema import PAGE_PARAMETERS, paginated, problems
 from clarity.api.streaming import SyncIteratorStreamingResponse
 from clarity.api.views import ApiView
 from clarity.audit.models import Action
 from clarity.audit.services import audit_record
-from clarity.timestamps import iso_datetime
+from clarity.formats import dumps, iso_datetime
 from clarity.users.policy import CARE, roles
 from patients.selectors import Access, patient_access_for
 from patients.serializers import care_team_member_representation, patient_representation

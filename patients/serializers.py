@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from clarity.api.fields import StrictFieldsMixin
-from clarity.timestamps import utc
+from clarity.formats import utc
 
 from .models import (
     BreakGlassGrant,
@@ -67,7 +67,7 @@ def patient_representation(patient: Patient) -> dict:
     patient in DRF's per-field machinery. PatientSerializer documents it (a test keeps the
     two identical). Expects `care_team` prefetched in (created_at, id) order, as the
     selectors do. Ids stay UUIDs and timestamps datetimes in UTC, as every representation
-    holds them: the renderer's orjson writes both (clarity/timestamps.py).
+    holds them: the renderer's orjson writes both (clarity/formats.py).
     """
     return {
         "id": patient.id,

@@ -9,7 +9,7 @@ from clarity.api.concurrency import IfMatch, check_if_match
 from clarity.api.errors import Conflict
 from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
-from clarity.timestamps import iso_datetime
+from clarity.formats import iso_datetime
 from clarity.users.models import User
 
 from .models import BreakGlassGrant, CareTeamMembership, CareTeamRole, Patient, PatientStatus

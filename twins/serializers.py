@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clarity.api.fields import StrictFieldsMixin
-from clarity.timestamps import utc
+from clarity.formats import utc
 
 from .configuration import ALERT_THRESHOLDS, DATA_SOURCES, PREDICTION_MODELS
 from .models import DigitalTwin, TwinRevision, TwinStatus, TwinType

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from clarity.timestamps import utc
+from clarity.formats import utc
 
 from .models import AuditEvent
 

@@ -7,8 +7,7 @@ does not grow with the record.
 
 from collections.abc import Iterator
 
-from clarity.api.renderers import dumps
-from clarity.timestamps import iso_datetime
+from clarity.formats import dumps, iso_datetime
 from interactions.selectors import assessments_of
 
 from .resources import INSTRUMENT_CODES, entry, observation_resource, patient_resource

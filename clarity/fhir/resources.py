@@ -6,7 +6,7 @@ written with orjson; the tests validate them against the `fhir.resources` R4B mo
 
 from django.conf import settings
 
-from clarity.timestamps import iso_datetime
+from clarity.formats import iso_datetime
 
 FHIR_VERSION = "4.0.1"
 FHIR_JSON = "application/fhir+json"

@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from clarity.api.fields import StrictFieldsMixin
-from clarity.timestamps import iso_datetime
+from clarity.formats import iso_datetime
 from twins.models import TwinType
 
 from .models import DEFAULT_K, INSTRUMENTS, SELECTABLE_KINDS, CohortKind, DatasetStatus, ResearchDataset

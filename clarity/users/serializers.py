@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from clarity.api.fields import StrictFieldsMixin
-from clarity.timestamps import utc
+from clarity.formats import utc
 
 from .models import ApiToken, Role, User
 

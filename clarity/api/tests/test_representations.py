@@ -7,9 +7,9 @@ import datetime
 import pytest
 from django.db.models import Prefetch
 
-from clarity.api.renderers import dumps
 from clarity.audit.models import AuditEvent
 from clarity.audit.serializers import AuditEventSerializer, audit_event_representation
+from clarity.formats import dumps
 from clarity.users.models import ApiToken
 from clarity.users.serializers import TokenSerializer, UserSerializer, token_representation, user_representation
 from clarity.users.tests.factories import UserFactory
