@@ -51,10 +51,6 @@ def parse_keyring(raw: str) -> list[tuple[str, bytes]]:
     return keyring
 
 
-def new_key() -> str:
-    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
-
-
 @lru_cache(maxsize=4)
 def _keyring(raw: str):
     ring = parse_keyring(raw)

@@ -348,7 +348,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["clarity.api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["clarity.api.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "clarity.api.errors.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "clarity.api.schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DATETIME_FORMAT": "iso-8601",
     "COERCE_DECIMAL_TO_STRING": False,

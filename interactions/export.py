@@ -31,6 +31,7 @@ from clarity.errors import Busy
 from clarity.formats import dumps
 
 from .selectors import EXPORT_COLUMNS, interaction_page_for_export
+from .serializers import interaction_representation
 
 ROWS_PER_CHUNK = 1000
 RETRY_AFTER_SECONDS = 10
@@ -94,26 +95,23 @@ def release_db_connection() -> None:
         connection.close()
 
 
+class ExportRow:
+    """One exported row, with the attributes `interaction_representation` reads from an
+    InteractionLog: the export reads tuples (EXPORT_COLUMNS), not models, and keeps the
+    payload as the database's JSON text."""
+
+    __slots__ = ("id", "patient_id", "twin_id", "actor_id", "kind", "payload", "occurred_at", "recorded_at")
+
+    def __init__(self, patient_id: str, row: tuple):
+        self.patient_id = patient_id
+        (self.id, self.twin_id, self.actor_id, self.kind, payload, self.occurred_at, self.recorded_at) = row
+        self.payload = orjson.Fragment(payload)  # copied into the document as it is
+
+
 def _rows_json(patient: str, rows: list[tuple]) -> bytes:
-    """`{…},{…}` for a chunk of EXPORT_COLUMNS rows: the interaction representation of the
-    API (orjson writes UUIDs as strings and UTC datetimes as "…Z", as the DRF fields do),
+    """`{…},{…}` for a chunk of EXPORT_COLUMNS rows, in the interactions API's representation,
     without the array's brackets."""
-    return orjson.dumps(
-        [
-            {
-                "id": pk,
-                "patient": patient,
-                "twin": twin,
-                "actor": actor,
-                "kind": kind,
-                "payload": orjson.Fragment(payload),
-                "occurred_at": occurred_at,
-                "recorded_at": recorded_at,
-            }
-            for pk, twin, actor, kind, payload, occurred_at, recorded_at in rows
-        ],
-        option=orjson.OPT_UTC_Z,
-    )[1:-1]
+    return dumps([interaction_representation(ExportRow(patient, row)) for row in rows])[1:-1]
 
 
 def export_chunks(

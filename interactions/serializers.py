@@ -6,9 +6,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clarity.api.fields import AwareDateTimeField, StrictFieldsMixin
-from clarity.formats import iso_datetime
+from clarity.formats import utc
 from patients.serializers import CareTeamMemberSerializer, PatientSerializer
-from twins.serializers import TwinRevisionSerializer, TwinSerializer
+from twins.models import DigitalTwin
+from twins.serializers import (
+    TwinRevisionSerializer,
+    TwinSerializer,
+    twin_representation,
+    twin_revision_representation,
+)
 
 from .models import InteractionLog, Kind
 from .payloads import validate_payload
@@ -46,18 +52,22 @@ class InteractionSerializer(serializers.ModelSerializer):
 
 def interaction_representation(row: InteractionLog) -> dict:
     """
-    InteractionSerializer's output, built directly: a page of 50 spent ~2 ms in DRF's
-    per-field machinery for eight plain attributes. A test keeps the two identical.
+    The interaction of docs/api.md, for every endpoint that returns one: list, create (and
+    so the body an Idempotency-Key replays) and the export, which passes its rows as
+    `ExportRow`s. Built directly: a page of 50 spent ~2 ms in DRF's per-field machinery for
+    eight plain attributes. InteractionSerializer documents it (a test keeps the two identical).
+    Ids stay UUIDs and timestamps datetimes in UTC, as every representation holds them: the
+    renderer's orjson writes both (clarity/formats.py).
     """
     return {
         "id": row.id,
-        "patient": str(row.patient_id),
-        "twin": str(row.twin_id) if row.twin_id is not None else None,
-        "actor": str(row.actor_id) if row.actor_id is not None else None,
+        "patient": row.patient_id,
+        "twin": row.twin_id,
+        "actor": row.actor_id,
         "kind": row.kind,
         "payload": row.payload,
-        "occurred_at": iso_datetime(row.occurred_at),
-        "recorded_at": iso_datetime(row.recorded_at),
+        "occurred_at": utc(row.occurred_at),
+        "recorded_at": utc(row.recorded_at),
     }
 
 
@@ -90,6 +100,14 @@ class InteractionCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+
+def export_twin_representation(twin: DigitalTwin) -> dict:
+    """A twin in the export: its representation, plus its revisions newest first (prefetched)."""
+    return {
+        **twin_representation(twin),
+        "revisions": [twin_revision_representation(revision) for revision in twin.revisions.all()],
+    }
 
 
 class ExportTwinSerializer(TwinSerializer):

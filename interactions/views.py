@@ -1,5 +1,6 @@
 import weakref
 
+import orjson
 from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
@@ -12,8 +13,9 @@ from clarity.api.query import check_params, choice_param, uuid_param
 from clarity.api.schema import PAGE_PARAMETERS, paginated, problems
 from clarity.api.streaming import SyncIteratorStreamingResponse
 from clarity.api.views import ApiView
+from clarity.formats import dumps, iso_datetime
 from clarity.users.policy import CARE, roles
-from patients.serializers import CareTeamMemberSerializer, PatientSerializer
+from patients.serializers import care_team_member_representation, patient_representation
 from twins.models import DigitalTwin, TwinRevision
 
 from . import reads, services
@@ -22,10 +24,10 @@ from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyKey, request_fingerp
 from .models import Kind
 from .serializers import (
     MAX_BATCH,
-    ExportTwinSerializer,
     InteractionCreateSerializer,
     InteractionSerializer,
     PatientExportSerializer,
+    export_twin_representation,
     interaction_representation,
 )
 
@@ -143,7 +145,9 @@ class InteractionListView(ApiView):
         items = serializer.validated_data if many else [serializer.validated_data]
 
         def represent(rows):
-            return [interaction_representation(row) for row in rows] if many else interaction_representation(rows[0])
+            body = [interaction_representation(row) for row in rows] if many else interaction_representation(rows[0])
+            # The idempotency store keeps the body as JSON (a replay answers from it, as written).
+            return orjson.loads(dumps(body)) if key is not None else body
 
         idempotency = None
         if key is not None:
@@ -209,11 +213,11 @@ class PatientExportView(ApiView):
             .prefetch_related(Prefetch("revisions", queryset=TwinRevision.objects.order_by("-version")))
         )
         head = {
-            "patient": PatientSerializer(patient).data,
-            "care_team": CareTeamMemberSerializer(patient.care_team.all(), many=True).data,
-            "twins": ExportTwinSerializer(twins, many=True).data,
+            "patient": patient_representation(patient),
+            "care_team": [care_team_member_representation(member) for member in patient.care_team.all()],
+            "twins": [export_twin_representation(twin) for twin in twins],
         }
-        exported_at = timezone.now().isoformat().replace("+00:00", "Z")
+        exported_at = iso_datetime(timezone.now())
         return SyncIteratorStreamingResponse(
             export_chunks(patient_id=patient.pk, head=head, exported_at=exported_at, up_to_id=up_to_id, slot=slot),
             content_type="application/json",

@@ -1,9 +1,8 @@
-import datetime
 import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator, RegexValidator, validate_email
+from django.core.validators import MaxLengthValidator, validate_email
 from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import GreaterThanOrEqual
@@ -11,8 +10,7 @@ from django.utils import timezone
 
 from clarity.crypto import BlindIndexField, EncryptedTextField
 
-EARLIEST_DATE_OF_BIRTH = datetime.date(1900, 1, 1)
-E164_PATTERN = r"^\+[1-9][0-9]{1,14}\Z"
+from .validators import EARLIEST_DATE_OF_BIRTH, validate_date_of_birth, validate_e164_phone
 
 
 class Sex(models.TextChoices):
@@ -48,7 +46,7 @@ class Patient(models.Model):
     phone = EncryptedTextField(
         blank=True,
         null=True,
-        validators=[RegexValidator(E164_PATTERN, "Must be an E.164 number such as +14155550123.")],
+        validators=[validate_e164_phone],
         help_text="E.164, e.g. +14155550123",
     )
     address = EncryptedTextField(blank=True, null=True, validators=[MaxLengthValidator(1000)])
@@ -98,10 +96,10 @@ class Patient(models.Model):
         super().clean()
         errors = {}
         if self.date_of_birth:
-            if self.date_of_birth > timezone.localdate():
-                errors["date_of_birth"] = "Date of birth cannot be in the future."
-            elif self.date_of_birth < EARLIEST_DATE_OF_BIRTH:
-                errors["date_of_birth"] = "Date of birth cannot be before 1900-01-01."
+            try:
+                validate_date_of_birth(self.date_of_birth)
+            except ValidationError as exc:
+                errors["date_of_birth"] = exc
         if self.user_id is not None and not self.user.is_patient:
             errors["user"] = "A patient record can only be linked to a patient-role user."
         if errors:

@@ -209,7 +209,3 @@ def patient_access_for(user, patient_id, *, with_team: bool = False, lock: bool 
     if with_team and "care_team" not in getattr(patient, "_prefetched_objects_cache", {}):
         attach_care_team(patient)
     return RecordAccess(patient, level, "patient", patient.pk)
-
-
-def care_team_of(patient):
-    return CareTeamMembership.objects.filter(patient=patient)

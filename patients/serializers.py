@@ -1,12 +1,17 @@
-from django.utils import timezone
 from rest_framework import serializers
 
 from clarity.api.fields import StrictFieldsMixin
-from clarity.formats import iso_datetime
+from clarity.formats import utc
 
-from .models import EARLIEST_DATE_OF_BIRTH, CareTeamMembership, CareTeamRole, Patient, PatientStatus, Sex
-
-E164 = r"^\+[1-9][0-9]{1,14}\Z"
+from .models import (
+    BreakGlassGrant,
+    CareTeamMembership,
+    CareTeamRole,
+    Patient,
+    PatientStatus,
+    Sex,
+)
+from .validators import validate_break_glass_reason, validate_date_of_birth, validate_e164_phone
 
 
 class CareTeamMemberSerializer(serializers.ModelSerializer):
@@ -57,12 +62,15 @@ class PatientSerializer(serializers.ModelSerializer):
 
 def patient_representation(patient: Patient) -> dict:
     """
-    PatientSerializer's output, built directly (a test keeps the two identical): every
-    patient read and list page paid ~1 ms per patient in DRF's per-field machinery.
-    Expects `care_team` prefetched in (created_at, id) order, as the selectors do.
+    The patient of docs/api.md, for every endpoint that returns one (detail, list, create,
+    update, export). Built directly: every patient read and list page paid ~1 ms per
+    patient in DRF's per-field machinery. PatientSerializer documents it (a test keeps the
+    two identical). Expects `care_team` prefetched in (created_at, id) order, as the
+    selectors do. Ids stay UUIDs and timestamps datetimes in UTC, as every representation
+    holds them: the renderer's orjson writes both (clarity/formats.py).
     """
     return {
-        "id": str(patient.id),
+        "id": patient.id,
         "mrn": patient.mrn,
         "given_name": patient.given_name,
         "family_name": patient.family_name,
@@ -72,35 +80,40 @@ def patient_representation(patient: Patient) -> dict:
         "phone": patient.phone,
         "address": patient.address,
         "status": patient.status,
-        "user": str(patient.user_id) if patient.user_id is not None else None,
-        "care_team": [{"clinician": str(m.clinician_id), "role": m.role} for m in patient.care_team.all()],
+        "user": patient.user_id,
+        "care_team": [{"clinician": m.clinician_id, "role": m.role} for m in patient.care_team.all()],
         "version": patient.version,
-        "created_at": iso_datetime(patient.created_at),
-        "updated_at": iso_datetime(patient.updated_at),
+        "created_at": utc(patient.created_at),
+        "updated_at": utc(patient.updated_at),
     }
 
 
-def _validate_dob(value):
-    if value > timezone.localdate():
-        raise serializers.ValidationError("Date of birth cannot be in the future.")
-    if value < EARLIEST_DATE_OF_BIRTH:
-        raise serializers.ValidationError("Date of birth cannot be before 1900-01-01.")
-    return value
+def care_team_member_representation(member: CareTeamMembership) -> dict:
+    """A care-team member of docs/api.md (care-team list and add, export); CareTeamMemberSerializer documents it."""
+    return {"clinician": member.clinician_id, "role": member.role, "created_at": utc(member.created_at)}
+
+
+def break_glass_grant_representation(grant: BreakGlassGrant) -> dict:
+    """What a clinician learns of the grant they were given; BreakGlassGrantSerializer documents it."""
+    return {"expires_at": utc(grant.expires_at)}
+
+
+class PhoneField(serializers.CharField):
+    """An E.164 number, checked by `validate_e164_phone` after the length (in that order, as
+    the OpenAPI document lists them)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(validate_e164_phone)
 
 
 class PatientWriteFields(serializers.Serializer):
     given_name = serializers.CharField(max_length=150)
     family_name = serializers.CharField(max_length=150)
-    date_of_birth = serializers.DateField(validators=[_validate_dob])
+    date_of_birth = serializers.DateField(validators=[validate_date_of_birth])
     sex = serializers.ChoiceField(choices=Sex.choices, required=False)
     email = serializers.EmailField(max_length=254, required=False, allow_null=True)
-    phone = serializers.RegexField(
-        E164,
-        max_length=16,
-        required=False,
-        allow_null=True,
-        error_messages={"invalid": "Must be an E.164 number such as +14155550123."},
-    )
+    phone = PhoneField(max_length=16, required=False, allow_null=True)
     address = serializers.CharField(max_length=1000, required=False, allow_null=True, allow_blank=True)
     user = serializers.UUIDField(required=False, allow_null=True)
 
@@ -134,7 +147,7 @@ class CareTeamAddSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class BreakGlassRequestSerializer(StrictFieldsMixin, serializers.Serializer):
-    reason = serializers.CharField(min_length=20, max_length=2000)
+    reason = serializers.CharField(max_length=2000, validators=[validate_break_glass_reason])
 
 
 class BreakGlassGrantSerializer(serializers.Serializer):

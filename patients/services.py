@@ -9,10 +9,12 @@ from clarity.audit.models import Action
 from clarity.audit.services import AuditContext, audit_record
 from clarity.concurrency import IfMatch, check_if_match, save_new_version
 from clarity.errors import Conflict, NotAllowed, OutOfScope
+from clarity.formats import iso_datetime
 from clarity.users.models import User
 
 from .models import BreakGlassGrant, CareTeamMembership, CareTeamRole, Patient, PatientStatus
 from .selectors import Access, RecordAccess, patient_access_for
+from .validators import validate_break_glass_reason
 
 # The audit resource type of a patient's login link (resource_id: the login's user id).
 LOGIN_LINK = "patient_login"
@@ -226,8 +228,10 @@ def break_glass_grant(*, actor: User, patient_id, reason: str, ctx: AuditContext
     """
     if not actor.is_clinician:
         raise NotAllowed("Only clinicians can break the glass.", resource_type="break_glass", resource_id=patient_id)
-    if len(reason.strip()) < 20:
-        raise ValidationError({"reason": ["Give a reason of at least 20 characters."]})
+    try:
+        validate_break_glass_reason(reason)
+    except ValidationError as exc:
+        raise ValidationError({"reason": exc.messages}) from None
     with transaction.atomic():
         patient = Patient.objects.select_for_update().filter(pk=patient_id).first()
         if patient is None:
@@ -239,7 +243,7 @@ def break_glass_grant(*, actor: User, patient_id, reason: str, ctx: AuditContext
         if live is not None:
             raise Conflict(
                 "You already hold a live break-the-glass grant for this patient, until "
-                + live.expires_at.isoformat().replace("+00:00", "Z")
+                + iso_datetime(live.expires_at)
                 + "."
             )
         grant = BreakGlassGrant.objects.create(

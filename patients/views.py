@@ -24,6 +24,8 @@ from .serializers import (
     PatientCreateSerializer,
     PatientSerializer,
     PatientUpdateSerializer,
+    break_glass_grant_representation,
+    care_team_member_representation,
     patient_representation,
 )
 
@@ -191,7 +193,11 @@ class CareTeamView(ApiView):
             page=lambda queryset: CARE_TEAM_PAGES.paginate(queryset, request),
         )
         return Response(
-            {"results": CareTeamMemberSerializer(rows, many=True).data, "next": next_url, "previous": previous_url}
+            {
+                "results": [care_team_member_representation(member) for member in rows],
+                "next": next_url,
+                "previous": previous_url,
+            }
         )
 
     def create(self, request, pk):
@@ -204,7 +210,7 @@ class CareTeamView(ApiView):
             role=serializer.validated_data["role"],
             ctx=self.audit_context(request),
         )
-        return Response(CareTeamMemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+        return Response(care_team_member_representation(membership), status=status.HTTP_201_CREATED)
 
 
 class CareTeamMemberView(ApiView):
@@ -244,7 +250,7 @@ class BreakGlassView(ApiView):
             reason=serializer.validated_data["reason"],
             ctx=self.audit_context(request),
         )
-        return Response({"expires_at": grant.expires_at}, status=status.HTTP_201_CREATED)
+        return Response(break_glass_grant_representation(grant), status=status.HTTP_201_CREATED)
 
 
 class PatientRecordsView(ApiView):

@@ -6,16 +6,9 @@ from django.utils import timezone
 
 from clarity.errors import NotAllowed, OutOfScope
 from clarity.fixed_sql import Columns
-from patients.selectors import Access, RecordAccess, clinician_level, patients_visible_to
+from patients.selectors import Access, RecordAccess, clinician_level
 
 from .models import DigitalTwin, TwinRevision
-
-
-def twins_visible_to(user):
-    """Twins `user` may list across patients: those of patients_visible_to(user), so the scope
-    rule lives in one place. Break-the-glass grants do not add to lists."""
-    return DigitalTwin.objects.filter(patient__in=patients_visible_to(user))
-
 
 # The twin and every fact the caller's access depends on, in one statement, the same for
 # every role and for a twin that exists or not: an out-of-scope twin and a made-up id cost

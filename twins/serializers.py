@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clarity.api.fields import StrictFieldsMixin
+from clarity.formats import utc
 
 from .configuration import ALERT_THRESHOLDS, DATA_SOURCES, PREDICTION_MODELS
 from .models import DigitalTwin, TwinRevision, TwinStatus, TwinType
@@ -86,6 +87,36 @@ class TwinRevisionSerializer(serializers.ModelSerializer):
         model = TwinRevision
         fields = ["version", "configuration", "changed_by", "changed_at"]
         read_only_fields = fields
+
+
+def twin_representation(twin: DigitalTwin) -> dict:
+    """
+    The twin of docs/api.md, for every endpoint that returns one (detail, list, create,
+    update, export); TwinSerializer documents it (a test keeps the two identical).
+    """
+    return {
+        "id": twin.id,
+        "patient": twin.patient_id,
+        "name": twin.name,
+        "twin_type": twin.twin_type,
+        "status": twin.status,
+        "configuration": twin.configuration,
+        "state": twin.state,
+        "version": twin.version,
+        "created_by": twin.created_by_id,
+        "created_at": utc(twin.created_at),
+        "updated_at": utc(twin.updated_at),
+    }
+
+
+def twin_revision_representation(revision: TwinRevision) -> dict:
+    """A twin revision (revision list, export); TwinRevisionSerializer documents it."""
+    return {
+        "version": revision.version,
+        "configuration": revision.configuration,
+        "changed_by": revision.changed_by_id,
+        "changed_at": utc(revision.changed_at),
+    }
 
 
 class TwinCreateSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -12,7 +12,14 @@ from clarity.users.policy import CARE, STAFF, roles
 
 from . import reads, services
 from .models import TwinStatus, TwinType
-from .serializers import TwinCreateSerializer, TwinRevisionSerializer, TwinSerializer, TwinUpdateSerializer
+from .serializers import (
+    TwinCreateSerializer,
+    TwinRevisionSerializer,
+    TwinSerializer,
+    TwinUpdateSerializer,
+    twin_representation,
+    twin_revision_representation,
+)
 
 TWIN_PAGES = KeysetPaginator(["created_at", "id"])
 # (twin, version) is unique, so version alone is a total order within one twin.
@@ -24,7 +31,7 @@ IF_MATCH_REQUIRED = OpenApiParameter(
 
 
 def twin_response(twin, status_code=200, headers=None):
-    response = Response(TwinSerializer(twin).data, status=status_code, headers=headers)
+    response = Response(twin_representation(twin), status=status_code, headers=headers)
     response["ETag"] = etag_for(twin.version)
     return response
 
@@ -67,7 +74,8 @@ class PatientTwinsView(ApiView):
             status=choice_param(request, "status", TwinStatus.values),
             twin_type=choice_param(request, "twin_type", TwinType.values),
         )
-        return Response({"results": TwinSerializer(rows, many=True).data, "next": next_url, "previous": previous_url})
+        results = [twin_representation(twin) for twin in rows]
+        return Response({"results": results, "next": next_url, "previous": previous_url})
 
     def create(self, request, pk):
         serializer = TwinCreateSerializer(data=request.data)
@@ -157,5 +165,9 @@ class TwinRevisionsView(ApiView):
             page=lambda queryset: REVISION_PAGES.paginate(queryset, request),
         )
         return Response(
-            {"results": TwinRevisionSerializer(rows, many=True).data, "next": next_url, "previous": previous_url}
+            {
+                "results": [twin_revision_representation(revision) for revision in rows],
+                "next": next_url,
+                "previous": previous_url,
+            }
         )

@@ -9,7 +9,7 @@ from clarity.api.views import ApiView
 from clarity.users.policy import ADMINS, roles
 
 from .models import Action, AuditEvent
-from .serializers import AuditEventSerializer
+from .serializers import AuditEventSerializer, audit_event_representation
 
 AUDIT_PAGES = KeysetPaginator(["-occurred_at", "-id"])
 
@@ -51,5 +51,9 @@ class AuditEventListView(ApiView):
             queryset = queryset.filter(occurred_at__lt=parse_query_datetime(request.query_params["until"], "until"))
         rows, next_url, previous_url = AUDIT_PAGES.paginate(queryset, request)
         return Response(
-            {"results": AuditEventSerializer(rows, many=True).data, "next": next_url, "previous": previous_url}
+            {
+                "results": [audit_event_representation(event) for event in rows],
+                "next": next_url,
+                "previous": previous_url,
+            }
         )

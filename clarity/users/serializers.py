@@ -1,8 +1,9 @@
 from rest_framework import serializers
 
 from clarity.api.fields import StrictFieldsMixin
+from clarity.formats import utc
 
-from .models import Role, User
+from .models import ApiToken, Role, User
 
 
 class TokenRequestSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -20,6 +21,23 @@ class UserSerializer(serializers.ModelSerializer):
         model = User
         fields = ["id", "username", "email", "role", "first_name", "last_name"]
         read_only_fields = fields
+
+
+def user_representation(user: User) -> dict:
+    """A user of docs/api.md (me, user list, user create); UserSerializer documents it."""
+    return {
+        "id": user.id,
+        "username": user.username,
+        "email": user.email,
+        "role": user.role,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+    }
+
+
+def token_representation(raw: str, token: ApiToken) -> dict:
+    """A newly issued token: the raw value, shown once, and its expiry; TokenSerializer documents it."""
+    return {"token": raw, "expires_at": utc(token.expires_at)}
 
 
 class UserCreateSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -14,7 +14,14 @@ from clarity.users.policy import ADMINS, EVERYONE, roles
 from clarity.users.selectors import users_visible_to
 
 from . import services
-from .serializers import TokenRequestSerializer, TokenSerializer, UserCreateSerializer, UserSerializer
+from .serializers import (
+    TokenRequestSerializer,
+    TokenSerializer,
+    UserCreateSerializer,
+    UserSerializer,
+    token_representation,
+    user_representation,
+)
 
 
 class TokenView(ApiView):
@@ -44,7 +51,7 @@ class TokenView(ApiView):
             )
         except services.InvalidCredentials:
             raise Problem(401, "Invalid username or password.", headers={"WWW-Authenticate": "Bearer"}) from None
-        return Response({"token": issued.raw, "expires_at": issued.token.expires_at})
+        return Response(token_representation(issued.raw, issued.token))
 
 
 class LogoutView(ApiView):
@@ -76,7 +83,7 @@ class MeView(ApiView):
         return await self.run(self.me, request)
 
     def me(self, request):
-        return Response(UserSerializer(request.user).data)
+        return Response(user_representation(request.user))
 
 
 USER_PAGES = KeysetPaginator(["username", "id"])
@@ -105,10 +112,11 @@ class UserListView(ApiView):
     def list(self, request):
         check_params(request, set())
         rows, next_url, previous_url = USER_PAGES.paginate(users_visible_to(request.user), request)
-        return Response({"results": UserSerializer(rows, many=True).data, "next": next_url, "previous": previous_url})
+        results = [user_representation(user) for user in rows]
+        return Response({"results": results, "next": next_url, "previous": previous_url})
 
     def create(self, request):
         serializer = UserCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = services.user_create(**serializer.validated_data, ctx=self.audit_context(request))
-        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+        return Response(user_representation(user), status=status.HTTP_201_CREATED)

@@ -3,8 +3,7 @@ from types import SimpleNamespace
 import pytest
 
 from clarity.users.tests.factories import UserFactory
-
-from .helpers import break_glass, make_patient
+from patients.tests.factories import grant_break_glass, make_patient
 
 
 @pytest.fixture
@@ -15,7 +14,7 @@ def world(admin_user, clinician, other_clinician, researcher, patient_user):
     patient = make_patient(primary=clinician, consulting=[consulting], user=patient_user)
     other_patient_user = UserFactory(role="patient")
     make_patient(primary=other_clinician, user=other_patient_user)
-    break_glass(glass, patient)
+    grant_break_glass(glass, patient)
     return SimpleNamespace(
         patient=patient,
         users={

@@ -1,65 +1,12 @@
-"""Plain-ORM test data for the interactions tests (the app factories live on another branch)."""
+"""Interaction log test data (patients and twins come from their apps' tests/factories.py)."""
 
 import datetime
-import itertools
 
 from django.db import connection
-from django.utils import timezone
-
-from patients.models import BreakGlassGrant, CareTeamMembership, Patient
-from twins.models import DigitalTwin, TwinRevision
 
 from ..models import InteractionLog
 
-_mrns = itertools.count(1)
 BASE_TIME = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.UTC)
-CONFIGURATION = {"simulation_granularity_hours": 24, "data_sources_enabled": ["symptoms"]}
-
-
-def make_patient(*, primary=None, consulting=(), user=None, **fields) -> Patient:
-    number = next(_mrns)
-    values = {
-        "mrn": f"IN-{number:06d}",
-        # Distinctive names: the suite's PHI-leak check looks for them in every error body.
-        "given_name": f"Ysolde{number}",
-        "family_name": f"Quarrington{number}",
-        "date_of_birth": datetime.date(1980, 1, 1),
-    }
-    values.update(fields)
-    patient = Patient.objects.create(user=user, **values)
-    if primary is not None:
-        CareTeamMembership.objects.create(patient=patient, clinician=primary, role="primary")
-    for clinician in consulting:
-        CareTeamMembership.objects.create(patient=patient, clinician=clinician, role="consulting")
-    return patient
-
-
-def make_twin(patient, *, twin_type="psychiatric", created_by=None, revisions=1) -> DigitalTwin:
-    """A twin with `revisions` configuration revisions (version = revisions)."""
-    twin = DigitalTwin.objects.create(
-        patient=patient,
-        name=f"{twin_type} twin",
-        twin_type=twin_type,
-        status="active",
-        configuration=CONFIGURATION,
-        version=revisions,
-        created_by=created_by,
-    )
-    for version in range(1, revisions + 1):
-        configuration = {**CONFIGURATION, "simulation_granularity_hours": version}
-        TwinRevision.objects.create(twin=twin, version=version, configuration=configuration, changed_by=created_by)
-    return twin
-
-
-def break_glass(clinician, patient) -> BreakGlassGrant:
-    now = timezone.now()
-    return BreakGlassGrant.objects.create(
-        patient=patient,
-        clinician=clinician,
-        reason="Emergency: patient unresponsive in ED",
-        created_at=now,
-        expires_at=now + datetime.timedelta(hours=1),
-    )
 
 
 def make_interactions(

@@ -1,9 +1,11 @@
 import pytest
 
 from clarity.audit.models import AuditEvent
+from patients.tests.factories import make_patient
+from twins.tests.factories import make_twin
 
 from ..models import InteractionLog
-from .helpers import item, make_patient, make_twin
+from .helpers import item
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,12 @@ from django.db import connection
 
 from clarity.audit.models import AuditEvent
 from clarity.partitions import index_names
+from patients.tests.factories import make_patient
+from twins.tests.factories import make_twin
 
 from ..models import InteractionLog
 from ..selectors import interactions_of
-from .helpers import BASE_TIME, make_interactions, make_patient, make_twin
+from .helpers import BASE_TIME, make_interactions
 
 pytestmark = pytest.mark.django_db
 
@@ -192,34 +194,3 @@ def test_interactions_cannot_be_changed_or_deleted(admin_user, client_for, metho
     assert on_collection.status_code == on_item.status_code == 405
     assert on_item["Content-Type"] == "application/problem+json"
     assert InteractionLog.objects.filter(pk=row.pk).exists()
-
-
-def test_the_fast_list_representation_equals_the_serializer(db):
-    """interaction_representation() must stay byte-for-byte what InteractionSerializer gives."""
-    import datetime
-
-    from clarity.users.tests.factories import UserFactory
-    from interactions.models import InteractionLog
-    from interactions.serializers import InteractionSerializer, interaction_representation
-    from patients.models import Patient
-    from twins.models import DigitalTwin
-
-    patient = Patient.objects.create(
-        mrn="FAST-1", given_name="Fay", family_name="Fast", date_of_birth=datetime.date(1990, 1, 1)
-    )
-    twin = DigitalTwin.objects.create(patient=patient, name="t", twin_type="psychiatric", configuration={})
-    actor = UserFactory(role="clinician")
-    berlin = datetime.timezone(datetime.timedelta(hours=1))
-    InteractionLog.objects.create(
-        patient=patient,
-        twin=twin,
-        actor=actor,
-        kind="note",
-        payload={"text": "é", "n": [1, 2.5, None]},
-        occurred_at=datetime.datetime(2026, 3, 1, 8, 30, 0, 123456, tzinfo=berlin),
-    )
-    InteractionLog.objects.create(
-        patient=patient, kind="alert", payload={}, occurred_at=datetime.datetime(2026, 3, 2, tzinfo=datetime.UTC)
-    )
-    rows = list(InteractionLog.objects.filter(patient=patient))
-    assert [interaction_representation(row) for row in rows] == InteractionSerializer(rows, many=True).data

@@ -11,8 +11,10 @@ from clarity.audit.models import AuditEvent
 from patients.models import Patient
 from patients.selectors import with_care_team
 from patients.serializers import PatientSerializer
+from patients.tests.factories import make_patient
+from twins.tests.factories import make_twin
 
-from .helpers import insert_interactions_fast, make_interactions, make_patient, make_twin
+from .helpers import insert_interactions_fast, make_interactions
 
 pytestmark = pytest.mark.django_db
 

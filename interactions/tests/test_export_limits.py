@@ -11,9 +11,10 @@ import pytest
 from django.test import override_settings
 
 from clarity.users.tests.factories import UserFactory
+from patients.tests.factories import make_patient
 
 from ..export import ROWS_PER_CHUNK, SLOTS
-from .helpers import BASE_TIME, insert_interactions_fast, make_interactions, make_patient
+from .helpers import BASE_TIME, insert_interactions_fast, make_interactions
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,10 @@ from clarity.audit.models import AuditEvent
 from clarity.users.models import ApiToken, hash_token
 from clarity.users.tests.factories import UserFactory
 from patients.models import CareTeamMembership
+from patients.tests.factories import make_patient
 
 from ..models import IdempotencyRecord, InteractionLog
-from .helpers import item, make_patient
+from .helpers import item
 
 pytestmark = pytest.mark.django_db
 

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clarity.tests.helpers import validation_messages
 from clarity.users.tests.factories import UserFactory
 from interactions.models import IdempotencyRecord, InteractionLog
 from interactions.payloads import MAX_PAYLOAD_BYTES
@@ -15,12 +16,6 @@ from twins.tests.factories import DigitalTwinFactory
 pytestmark = pytest.mark.django_db
 
 APPEND_ONLY = "interactions_interactionlog is append-only"
-
-
-def validation_messages(instance):
-    with pytest.raises(ValidationError) as excinfo:
-        instance.full_clean()
-    return excinfo.value.message_dict
 
 
 def entry(**overrides):

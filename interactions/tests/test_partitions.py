@@ -9,10 +9,11 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from clarity.partitions import add_months, month_start, partition_name
+from patients.tests.factories import make_patient
 
 from ..models import InteractionLog
 from ..selectors import interactions_of
-from .helpers import make_interactions, make_patient
+from .helpers import make_interactions
 
 TABLE = "interactions_interactionlog"
 

@@ -4,9 +4,10 @@ import base64
 
 import pytest
 
-from clarity.api.tests.helpers import assert_problem, bearer_client, body_of, make_patient
+from clarity.api.tests.helpers import assert_problem, bearer_client, body_of
 from clarity.users.tests.factories import UserFactory
 from patients.models import CareTeamMembership, Patient
+from patients.tests.factories import make_patient
 
 LIST_URL = "/api/v1/patients/"
 
@@ -707,33 +708,3 @@ def test_a_consulting_clinician_can_still_patch_other_fields(clinician, other_cl
     response = bearer_client(other_clinician).patch(detail_url(patient), {"phone": "+14155550199"}, format="json")
 
     assert response.status_code == 200
-
-
-def test_the_fast_patient_representation_equals_the_serializer(db):
-    """patient_representation() must stay exactly what PatientSerializer gives."""
-    import datetime
-
-    from clarity.users.tests.factories import UserFactory
-    from patients.models import CareTeamMembership, Patient
-    from patients.selectors import with_care_team
-    from patients.serializers import PatientSerializer, patient_representation
-
-    login = UserFactory(role="patient")
-    full = Patient.objects.create(
-        mrn="REP-1",
-        given_name="Ré",
-        family_name="Presentation",
-        date_of_birth=datetime.date(1970, 2, 3),
-        sex="intersex",
-        email="rep@example.org",
-        phone="+14155550100",
-        address="1 Way",
-        user=login,
-    )
-    bare = Patient.objects.create(
-        mrn="REP-2", given_name="B", family_name="Are", date_of_birth=datetime.date(2001, 1, 1)
-    )
-    CareTeamMembership.objects.create(patient=full, clinician=UserFactory(role="clinician"), role="primary")
-    CareTeamMembership.objects.create(patient=full, clinician=UserFactory(role="clinician"), role="consulting")
-    rows = list(with_care_team(Patient.objects.filter(pk__in=[full.pk, bare.pk])))
-    assert [patient_representation(p) for p in rows] == PatientSerializer(rows, many=True).data

@@ -3,10 +3,10 @@
 import datetime
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clarity.tests.helpers import validation_messages
 from clarity.users.tests.factories import UserFactory
 from patients.models import BreakGlassGrant, CareTeamMembership, Patient
 from patients.tests.factories import CareTeamMembershipFactory, PatientFactory
@@ -25,12 +25,6 @@ def patient_row(**overrides):
         "sex": "female",
     }
     return {**values, **overrides}
-
-
-def validation_messages(instance):
-    with pytest.raises(ValidationError) as excinfo:
-        instance.full_clean()
-    return excinfo.value.message_dict
 
 
 # --- Patient: the database ------------------------------------------------------------

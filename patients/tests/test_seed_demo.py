@@ -21,12 +21,6 @@ ACCOUNTS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # Argon2 at production cost makes each created account take ~0.1 s of CPU.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def seed(*args):
     stdout, stderr = io.StringIO(), io.StringIO()
     call_command("seed_demo", *args, stdout=stdout, stderr=stderr)

@@ -6,9 +6,9 @@ import pytest
 
 from clarity.audit.models import AuditEvent
 from clarity.users.tests.factories import UserFactory
+from patients.tests.factories import grant_break_glass, make_patient
 from twins.models import DigitalTwin, TwinRevision, TwinStatus
-
-from .helpers import fast_password_hashing, grant_break_glass, make_patient, make_twin  # noqa: F401 (autouse fixture)
+from twins.tests.factories import make_twin
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def world(db, admin_user, clinician, other_clinician, researcher, patient_user):
     rescuer = UserFactory(role="clinician")
     own = make_patient(primary=clinician, consulting=[consultant], user=patient_user)
     other = make_patient(primary=other_clinician)
-    grant_break_glass(own, rescuer)
+    grant_break_glass(rescuer, own)
     return SimpleNamespace(
         own=own,
         own_twin=make_twin(own, created_by=clinician),

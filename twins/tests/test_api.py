@@ -5,14 +5,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from clarity.audit.models import AuditEvent
+from patients.tests.factories import make_patient
 from twins.models import DigitalTwin, TwinRevision, TwinStatus
-
-from .helpers import (
-    VALID_CONFIGURATION,
-    fast_password_hashing,  # noqa: F401 (autouse fixture)
-    make_patient,
-    make_twin,
-)
+from twins.tests.factories import VALID_CONFIGURATION, make_twin
 
 TWIN_FIELDS = {
     "id",

@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from clarity.users.models import ApiToken, hash_token
 from clarity.users.tests.factories import UserFactory
+from patients.tests.factories import make_patient
 from twins.models import DigitalTwin, TwinRevision
-
-from .helpers import fast_password_hashing, make_patient, make_twin  # noqa: F401 (autouse fixture)
+from twins.tests.factories import make_twin
 
 PARALLEL = 10
 

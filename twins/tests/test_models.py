@@ -1,27 +1,14 @@
 """Twin and revision invariants: refused by the database, reported by full_clean()."""
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from clarity.tests.helpers import validation_messages
 from patients.tests.factories import PatientFactory
 from twins.models import DigitalTwin, TwinRevision
-from twins.tests.factories import DigitalTwinFactory, TwinRevisionFactory
+from twins.tests.factories import VALID_CONFIGURATION, DigitalTwinFactory, TwinRevisionFactory
 
 pytestmark = pytest.mark.django_db
-
-VALID_CONFIGURATION = {
-    "simulation_granularity_hours": 24,
-    "prediction_models_enabled": ["risk_relapse", "symptom_forecast"],
-    "data_sources_enabled": ["symptoms", "sleep"],
-    "alert_thresholds": {"phq9_change": 5, "suicide_risk": 0.7, "sleep_hours_min": 4},
-}
-
-
-def validation_messages(instance):
-    with pytest.raises(ValidationError) as excinfo:
-        instance.full_clean()
-    return excinfo.value.message_dict
 
 
 def twin_row(**overrides):

@@ -1,8 +1,9 @@
-"""Test data for the API suites: plain ORM, so no factories are shared across apps.
+"""Helpers for the API suites (patients, twins and interactions come from each app's
+tests/factories.py).
 
-`make_patient()` creates a patient with its primary clinician; `bearer_client(user)`
-issues a real token (stored hashed, as the token endpoint does) and returns an APIClient
-that presents it; `assert_problem()` checks the RFC 9457 shape every error must have.
+`bearer_client(user)` issues a real token (stored hashed, as the token endpoint does) and
+returns an APIClient that presents it; `assert_problem()` checks the RFC 9457 shape every
+error must have.
 """
 
 import datetime
@@ -15,35 +16,12 @@ from rest_framework.test import APIClient
 
 from clarity.audit.models import AuditEvent
 from clarity.users.models import ApiToken, User, hash_token
-from clarity.users.tests.factories import UserFactory
-from patients.models import BreakGlassGrant, CareTeamMembership, Patient
+from clarity.users.tests.factories import TEST_PASSWORD
+from patients.models import CareTeamMembership, Patient
 
 _sequence = itertools.count(1)
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
-
-
-def make_patient(*, primary=None, consulting=(), user=None, **fields) -> Patient:
-    """A patient with distinctive PHI values (so leaks are easy to spot) and a care team."""
-    n = next(_sequence)
-    values = {
-        "mrn": f"MRN{n:06d}",
-        "given_name": f"Given{n}",
-        "family_name": f"Family{n}",
-        "date_of_birth": datetime.date(1980, 1, 1) + datetime.timedelta(days=n),
-        "sex": "female",
-        "email": f"patient{n}@phi.example",
-        "phone": f"+1415555{n:04d}",
-        "address": f"{n} Secret Street",
-        "user": user,
-    }
-    values.update(fields)
-    patient = Patient.objects.create(**values)
-    if primary is not None:
-        CareTeamMembership.objects.create(patient=patient, clinician=primary, role="primary")
-    for clinician in consulting:
-        CareTeamMembership.objects.create(patient=patient, clinician=clinician, role="consulting")
-    return patient
 
 
 def make_users(count: int, *, role: str = "clinician", prefix: str = "bulk") -> list[User]:
@@ -73,15 +51,9 @@ def bearer_client(user, **kwargs) -> APIClient:
     return client
 
 
-def grant_break_glass(clinician, patient, *, expires_in=datetime.timedelta(hours=1)) -> BreakGlassGrant:
-    now = timezone.now()
-    return BreakGlassGrant.objects.create(
-        patient=patient,
-        clinician=clinician,
-        reason="Unconscious in the emergency room",
-        created_at=now,
-        expires_at=now + expires_in,
-    )
+def token_login(username, password=TEST_PASSWORD, **extra):
+    """POST a username and password to the token endpoint, as a client signing in does."""
+    return APIClient().post("/api/v1/auth/token/", {"username": username, "password": password}, format="json", **extra)
 
 
 def assert_problem(response, status: int) -> dict:
@@ -116,10 +88,6 @@ def audit_field_values() -> list[str]:
     """Every field value of every audit event, as strings."""
     names = [f.attname for f in AuditEvent._meta.concrete_fields]
     return [str(value) for row in AuditEvent.objects.values_list(*names) for value in row if value is not None]
-
-
-def patient_user(**kwargs) -> User:
-    return UserFactory(role="patient", **kwargs)
 
 
 def bulk_patients(count: int, *, primary, consulting=None) -> list[Patient]:

@@ -16,9 +16,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from clarity.api.tests.helpers import assert_problem, bearer_client, body_of, make_patient
+from clarity.api.tests.helpers import assert_problem, bearer_client, body_of
 from clarity.research import services as research_services
 from clarity.users.tests.factories import UserFactory
+from patients.tests.factories import make_patient
 from twins.tests.factories import DigitalTwinFactory
 
 ROLES = ["anonymous", "researcher", "patient_own", "patient_other", "primary", "consulting", "outsider", "admin"]
@@ -366,8 +367,8 @@ def test_users_me_returns_the_callers_own_profile(db):
     ("route", "view"), PATIENT_RECORD_ROUTES, ids=[v.resource_type for _r, v in PATIENT_RECORD_ROUTES]
 )
 def test_break_the_glass_lists_a_patients_records_flagged_and_may_not_add_one(world, route, view):
-    from clarity.api.tests.helpers import grant_break_glass
     from clarity.audit.models import AuditEvent
+    from patients.tests.factories import grant_break_glass
 
     # Given a clinician outside the care team holding a break-the-glass grant
     rescuer = UserFactory(role="clinician")

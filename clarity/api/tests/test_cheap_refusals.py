@@ -7,11 +7,12 @@ import pytest
 
 from clarity.api import parsers
 from clarity.api.errors import MAX_ERRORS
-from clarity.api.tests.helpers import assert_problem, bearer_client, make_patient
+from clarity.api.tests.helpers import assert_problem, bearer_client
 from clarity.users.tests.factories import UserFactory
 from interactions.models import InteractionLog
 from interactions.serializers import MAX_BATCH, InteractionCreateSerializer
 from patients.models import Patient
+from patients.tests.factories import make_patient
 from twins.models import DigitalTwin
 
 

@@ -11,9 +11,10 @@ from collections import Counter
 import httpx
 import pytest
 
-from clarity.api.tests.helpers import issue_token, make_patient
+from clarity.api.tests.helpers import issue_token
 from clarity.users.tests.factories import UserFactory
 from patients.models import Patient
+from patients.tests.factories import make_patient
 
 
 def _race(url_for, method, count, *, token, json, headers=None):

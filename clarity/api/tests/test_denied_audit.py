@@ -5,9 +5,9 @@ import json
 from django.core.exceptions import ValidationError
 
 from clarity.api.errors import problem_exception_handler
-from clarity.api.tests.helpers import make_patient
 from clarity.audit.models import AuditEvent
 from clarity.users.tests.factories import UserFactory
+from patients.tests.factories import make_patient
 
 
 def test_a_refused_write_under_break_the_glass_is_audited_as_break_glass(db, client_for):

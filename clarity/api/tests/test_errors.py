@@ -3,8 +3,9 @@
 import pytest
 from rest_framework.test import APIClient
 
-from clarity.api.tests.helpers import assert_problem, bearer_client, make_patient
+from clarity.api.tests.helpers import assert_problem, bearer_client
 from patients.models import Patient
+from patients.tests.factories import make_patient
 
 SECRET = "zzz-secret-zzz"
 

@@ -9,9 +9,10 @@ import re
 import pytest
 from rest_framework.test import APIClient
 
-from clarity.api.tests.helpers import bearer_client, make_patient
+from clarity.api.tests.helpers import bearer_client
 from clarity.research import services as research_services
 from clarity.users.tests.factories import TEST_PASSWORD
+from patients.tests.factories import make_patient
 from twins.tests.factories import DigitalTwinFactory
 
 

@@ -12,7 +12,8 @@ from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from clarity.api.tests.helpers import bearer_client, make_patient
+from clarity.api.tests.helpers import bearer_client
+from patients.tests.factories import make_patient
 
 META_SCHEMA = Path(drf_spectacular.__file__).parent / "validation" / "openapi_3_0_schema.json"
 

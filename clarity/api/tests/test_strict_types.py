@@ -4,7 +4,8 @@ import pytest
 from rest_framework import serializers
 
 from clarity.api.fields import STRING_FIELDS, StrictFieldsMixin
-from clarity.api.tests.helpers import assert_problem, bearer_client, make_patient
+from clarity.api.tests.helpers import assert_problem, bearer_client
+from patients.tests.factories import make_patient
 
 
 def _write_serializers():

@@ -6,18 +6,11 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from clarity.api.tests.helpers import (
-    assert_problem,
-    audit_field_values,
-    bearer_client,
-    body_of,
-    grant_break_glass,
-    make_patient,
-    phi_strings,
-)
+from clarity.api.tests.helpers import assert_problem, audit_field_values, bearer_client, body_of, phi_strings
 from clarity.audit.models import AuditEvent
 from clarity.users.tests.factories import TEST_PASSWORD
 from patients.models import BreakGlassGrant, Patient
+from patients.tests.factories import grant_break_glass, make_patient
 
 EMERGENCY = {"reason": "Unresponsive patient in the emergency department"}
 

@@ -4,10 +4,10 @@ import datetime
 import uuid
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from clarity.audit.models import AuditEvent
+from clarity.tests.helpers import validation_messages
 from clarity.users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,12 +30,6 @@ def _seals_claimed(request):
             cursor.execute(
                 "UPDATE audit_auditchainhead SET round_first = 1, seq = 9, round_xid = txid_current() WHERE id = 1"
             )
-
-
-def validation_messages(instance):
-    with pytest.raises(ValidationError) as excinfo:
-        instance.full_clean()
-    return excinfo.value.message_dict
 
 
 # --- Constraints ----------------------------------------------------------------------------

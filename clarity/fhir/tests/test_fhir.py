@@ -13,8 +13,7 @@ from fhir.resources.R4B.patient import Patient as FhirPatient
 from clarity.audit.models import AuditEvent
 from clarity.users.tests.factories import UserFactory
 from interactions.models import InteractionLog
-from interactions.tests.helpers import break_glass
-from patients.tests.factories import CareTeamMembershipFactory, PatientFactory
+from patients.tests.factories import CareTeamMembershipFactory, PatientFactory, grant_break_glass
 
 pytestmark = pytest.mark.django_db
 
@@ -251,7 +250,7 @@ def test_everything_streams_patient_and_observations_and_is_audited_as_export(
 
 def test_break_the_glass_reads_are_marked_and_everything_is_refused(client_for, patient):
     glass = UserFactory(role="clinician")
-    break_glass(glass, patient)
+    grant_break_glass(glass, patient)
     assert client_for(glass).get(f"{BASE}Patient/{patient.pk}").status_code == 200
     assert AuditEvent.objects.get(action="read", actor=glass, resource_type="patient").break_glass is True
     outcome(client_for(glass).get(f"{BASE}Patient/{patient.pk}/$everything"), 403)

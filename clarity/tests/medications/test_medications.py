@@ -7,9 +7,10 @@ by itself; these tests show purge_patient does too, and what the endpoint answer
 import pytest
 from django.core.management import call_command
 
-from clarity.api.tests.helpers import bearer_client, body_of, make_patient
+from clarity.api.tests.helpers import bearer_client, body_of
 from clarity.audit.models import AuditEvent
 from patients.models import Patient
+from patients.tests.factories import make_patient
 
 from .models import Medication
 

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from clarity.api.tests.helpers import assert_problem, bearer_client, body_of, issue_token
+from clarity.api.tests.helpers import assert_problem, bearer_client, body_of, issue_token, token_login
 from clarity.audit.models import AuditEvent
 from clarity.users.models import ApiToken, User, hash_token
 from clarity.users.tests.factories import TEST_PASSWORD, UserFactory
@@ -15,13 +15,9 @@ TOKEN_URL = "/api/v1/auth/token/"
 ME_URL = "/api/v1/users/me/"
 
 
-def _login(username, password=TEST_PASSWORD, **extra):
-    return APIClient().post(TOKEN_URL, {"username": username, "password": password}, format="json", **extra)
-
-
 def test_a_token_from_the_token_endpoint_authenticates_as_a_bearer_header(clinician):
     # Given a token issued for a username and password
-    response = _login(clinician.username)
+    response = token_login(clinician.username)
     assert response.status_code == 200
     body = body_of(response)
     assert set(body) == {"token", "expires_at"}
@@ -37,14 +33,14 @@ def test_a_token_from_the_token_endpoint_authenticates_as_a_bearer_header(clinic
 
 
 def test_the_login_is_case_insensitive_on_the_username(clinician):
-    response = _login(clinician.username.upper())
+    response = token_login(clinician.username.upper())
 
     assert response.status_code == 200
 
 
 def test_tokens_are_stored_hashed_never_raw(clinician):
     # Given an issued token
-    raw = body_of(_login(clinician.username))["token"]
+    raw = body_of(token_login(clinician.username))["token"]
 
     # Then the database holds only its hash
     stored = ApiToken.objects.get(user=clinician)
@@ -81,7 +77,7 @@ def test_a_bad_bearer_header_gets_401(db, header):
 
 def test_logout_revokes_the_presented_token(clinician):
     # Given a logged-in client
-    raw = body_of(_login(clinician.username))["token"]
+    raw = body_of(token_login(clinician.username))["token"]
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
 
@@ -105,7 +101,7 @@ def test_a_token_request_missing_a_field_gets_400(db, body):
 
 def test_bad_credentials_get_401_and_are_audited_as_login_failed(clinician):
     # When someone tries a wrong password
-    response = _login(clinician.username, "wrong password entirely")
+    response = token_login(clinician.username, "wrong password entirely")
 
     # Then they get 401, the failure is audited, and the password is nowhere in the trail
     assert_problem(response, 401)
@@ -115,7 +111,7 @@ def test_bad_credentials_get_401_and_are_audited_as_login_failed(clinician):
 
 
 def test_a_successful_login_is_audited(clinician):
-    _login(clinician.username)
+    token_login(clinician.username)
 
     event = AuditEvent.objects.get(action="login")
     assert event.actor_id == clinician.pk
@@ -125,10 +121,10 @@ def test_a_successful_login_is_audited(clinician):
 def test_five_failures_lock_the_account_with_429_and_retry_after(clinician, settings):
     # Given five failed logins for one account
     for _ in range(settings.LOGIN_FAILURE_LIMIT_ACCOUNT):
-        assert _login(clinician.username, "wrong password entirely").status_code == 401
+        assert token_login(clinician.username, "wrong password entirely").status_code == 401
 
     # When the right password is then tried
-    response = _login(clinician.username)
+    response = token_login(clinician.username)
 
     # Then the account is locked for the lockout period
     assert_problem(response, 429)
@@ -138,23 +134,23 @@ def test_five_failures_lock_the_account_with_429_and_retry_after(clinician, sett
 
 def test_four_failures_do_not_lock_the_account(clinician, settings):
     for _ in range(settings.LOGIN_FAILURE_LIMIT_ACCOUNT - 1):
-        _login(clinician.username, "wrong password entirely")
+        token_login(clinician.username, "wrong password entirely")
 
-    assert _login(clinician.username).status_code == 200
+    assert token_login(clinician.username).status_code == 200
 
 
 def test_twenty_failures_from_one_ip_lock_that_ip_with_429(clinician, settings):
     # Given twenty failures from one address, each for a different account
     for i in range(settings.LOGIN_FAILURE_LIMIT_IP):
-        assert _login(f"nobody{i}", "wrong password entirely", REMOTE_ADDR="203.0.113.9").status_code == 401
+        assert token_login(f"nobody{i}", "wrong password entirely", REMOTE_ADDR="203.0.113.9").status_code == 401
 
     # When a valid login comes from that address
-    locked = _login(clinician.username, REMOTE_ADDR="203.0.113.9")
+    locked = token_login(clinician.username, REMOTE_ADDR="203.0.113.9")
 
     # Then it is refused with 429, while another address still logs in
     assert_problem(locked, 429)
     assert int(locked["Retry-After"]) > 0
-    assert _login(clinician.username, REMOTE_ADDR="198.51.100.1").status_code == 200
+    assert token_login(clinician.username, REMOTE_ADDR="198.51.100.1").status_code == 200
 
 
 def test_lockout_ends_when_the_failures_are_older_than_the_window(clinician, settings):
@@ -162,11 +158,11 @@ def test_lockout_ends_when_the_failures_are_older_than_the_window(clinician, set
     from clarity.users.models import LoginFailure
 
     for _ in range(settings.LOGIN_FAILURE_LIMIT_ACCOUNT):
-        _login(clinician.username, "wrong password entirely")
+        token_login(clinician.username, "wrong password entirely")
     LoginFailure.objects.update(occurred_at=timezone.now() - settings.LOGIN_LOCKOUT - datetime.timedelta(seconds=1))
 
     # Then the account logs in again
-    assert _login(clinician.username).status_code == 200
+    assert token_login(clinician.username).status_code == 200
 
 
 def test_a_django_session_can_read_the_api(clinician):

@@ -11,10 +11,11 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
-from clarity.api.tests.helpers import assert_problem, bearer_client, body_of, make_patient
+from clarity.api.tests.helpers import assert_problem, bearer_client, body_of, token_login
 from clarity.audit.models import AuditEvent
 from clarity.users.models import ApiToken, LoginFailure, User, canonical_username
 from clarity.users.tests.factories import TEST_PASSWORD, UserFactory
+from patients.tests.factories import make_patient
 
 TOKEN_URL = "/api/v1/auth/token/"
 ADMIN_LOGIN_URL = "/admin/login/"
@@ -23,10 +24,6 @@ WRONG = "wrong password entirely"
 LONG_S = "\u017f"  # ſ LATIN SMALL LETTER LONG S: PostgreSQL UPPER() gives "S"
 DOTLESS_I = "\u0131"  # ı LATIN SMALL LETTER DOTLESS I: PostgreSQL UPPER() gives "I"
 KELVIN = "\u212a"  # K KELVIN SIGN: NFKC gives "K"
-
-
-def _login(username, password=TEST_PASSWORD, **extra):
-    return APIClient().post(TOKEN_URL, {"username": username, "password": password}, format="json", **extra)
 
 
 def _admin_login(client, username, password=TEST_PASSWORD):
@@ -56,10 +53,10 @@ def test_failures_under_any_spelling_of_one_account_share_its_lockout(settings, 
     # Given five failures for sec-clinic
     UserFactory(username="sec-clinic")
     for _ in range(settings.LOGIN_FAILURE_LIMIT_ACCOUNT):
-        assert _login("sec-clinic", WRONG).status_code == 401
+        assert token_login("sec-clinic", WRONG).status_code == 401
 
     # When a spelling that folds to the same name brings the right password
-    response = _login(variant)
+    response = token_login(variant)
 
     # Then it is the same locked account (it was 200 and a token on PostgreSQL: a fresh counter per variant)
     assert_problem(response, 429)
@@ -70,9 +67,9 @@ def test_failures_under_any_spelling_of_one_account_share_its_lockout(settings, 
 def test_failures_under_a_variant_spelling_lock_the_real_account(settings):
     UserFactory(username="kiosk")
     for _ in range(settings.LOGIN_FAILURE_LIMIT_ACCOUNT):
-        assert _login(f"{KELVIN}IOSK", WRONG).status_code == 401
+        assert token_login(f"{KELVIN}IOSK", WRONG).status_code == 401
 
-    assert_problem(_login("kiosk"), 429)
+    assert_problem(token_login("kiosk"), 429)
 
 
 @pytest.mark.django_db
@@ -80,9 +77,9 @@ def test_a_dotless_i_spelling_is_another_name_and_never_logs_into_the_account(se
     # PostgreSQL's UPPER() made `sec-clınic` match `sec-clinic`, with its own lockout counter.
     user = UserFactory(username="sec-clinic")
     for _ in range(settings.LOGIN_FAILURE_LIMIT_ACCOUNT):
-        assert _login("sec-clinic", WRONG).status_code == 401
+        assert token_login("sec-clinic", WRONG).status_code == 401
 
-    response = _login(f"sec-cl{DOTLESS_I}nic")
+    response = token_login(f"sec-cl{DOTLESS_I}nic")
 
     assert_problem(response, 401)
     assert not ApiToken.objects.filter(user=user).exists()
@@ -92,7 +89,7 @@ def test_a_dotless_i_spelling_is_another_name_and_never_logs_into_the_account(se
 def test_a_variant_spelling_with_the_right_password_signs_in_as_the_one_account():
     user = UserFactory(username="kiosk")
 
-    response = _login(f"{KELVIN}IOSK")
+    response = token_login(f"{KELVIN}IOSK")
 
     assert response.status_code == 200
     assert ApiToken.objects.get().user_id == user.pk
@@ -238,9 +235,9 @@ def test_admin_and_api_failures_share_one_counter(staff, settings):
     for _ in range(settings.LOGIN_FAILURE_LIMIT_ACCOUNT - 2):
         _admin_login(client, "staff-admin", WRONG)
     for _ in range(2):
-        assert _login("staff-admin", WRONG).status_code == 401
+        assert token_login("staff-admin", WRONG).status_code == 401
 
-    assert_problem(_login("staff-admin"), 429)
+    assert_problem(token_login("staff-admin"), 429)
     assert "locked" in _admin_login(client, "Staff-Admin").context["form"].non_field_errors()[0]
 
 
@@ -265,7 +262,7 @@ def test_admin_login_failed_login_and_logout_are_audited(staff):
 
 
 def test_a_failed_login_for_an_existing_account_references_the_account(clinician):
-    _login(clinician.username.upper(), WRONG)
+    token_login(clinician.username.upper(), WRONG)
 
     event = AuditEvent.objects.get(action="login_failed")
     assert (event.resource_type, event.resource_id, event.outcome) == ("user", str(clinician.pk), "failure")
@@ -273,8 +270,8 @@ def test_a_failed_login_for_an_existing_account_references_the_account(clinician
 
 def test_a_locked_refusal_references_the_account(clinician, settings):
     for _ in range(settings.LOGIN_FAILURE_LIMIT_ACCOUNT):
-        _login(clinician.username, WRONG)
-    _login(clinician.username)
+        token_login(clinician.username, WRONG)
+    token_login(clinician.username)
 
     denied = AuditEvent.objects.get(action="login_failed", outcome="denied")
     assert (denied.resource_type, denied.resource_id) == ("user", str(clinician.pk))
@@ -282,7 +279,7 @@ def test_a_locked_refusal_references_the_account(clinician, settings):
 
 @pytest.mark.django_db
 def test_a_failed_login_for_no_account_records_no_submitted_text():
-    _login("no-such-person-xyz", WRONG)
+    token_login("no-such-person-xyz", WRONG)
 
     event = AuditEvent.objects.get(action="login_failed")
     assert (event.resource_type, event.resource_id) == ("auth", "")
@@ -290,7 +287,7 @@ def test_a_failed_login_for_no_account_records_no_submitted_text():
 
 
 def test_a_right_password_leaves_no_counted_attempt(clinician):
-    assert _login(clinician.username).status_code == 200
+    assert token_login(clinician.username).status_code == 200
     assert not LoginFailure.objects.exists()
 
 
@@ -312,8 +309,8 @@ def test_a_client_address_that_is_not_an_ip_is_stored_as_null_on_login_read_and_
     patient = make_patient(primary=clinician)
     extra = {"REMOTE_ADDR": "not-an-ip, really"}
 
-    assert _login(clinician.username, WRONG, **extra).status_code == 401
-    assert _login(clinician.username, **extra).status_code == 200
+    assert token_login(clinician.username, WRONG, **extra).status_code == 401
+    assert token_login(clinician.username, **extra).status_code == 200
     client = bearer_client(clinician)
     assert client.get("/api/v1/patients/", **extra).status_code == 200
     assert client.get(f"/api/v1/patients/{patient.pk}/", **extra).status_code == 200
