@@ -30,8 +30,8 @@ def interactions_list(*, actor, patient_id, ctx: AuditContext, page: Callable, *
 def patient_export(*, actor, patient_id, ctx: AuditContext, with_team: bool = False, upper_bound: bool = False):
     """
     Open an export of the patient's whole record (EXPORTERS only: NotAllowed 403 under
-    break-the-glass), audited as `export` in the transaction that reaches the patient, before
-    any of the record is streamed. Returns the patient and, with `upper_bound`, the newest
+    break-the-glass), audited as `export` once the patient is reached, before any of
+    the record is streamed. Returns the patient and, with `upper_bound`, the newest
     interaction id the export covers (None without).
     """
     return audited_read(

@@ -1,5 +1,6 @@
 """Writing the audit trail. Every API read, list, write, export, login and denied access
-calls one of these inside the same transaction as the work it records.
+calls one of these inside the same transaction as the work it records (a read, which
+changes nothing, writes its event as its last statement instead: patients/reads.py).
 
 Events hold identifiers only: actor id with a username/role snapshot, the resource type
 and id, the patient id, the client's IP, user agent and request id. Never PHI values.
