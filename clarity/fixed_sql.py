@@ -18,7 +18,8 @@ class Columns:
         self.model = model
         self.names = names
         table = model._meta.db_table
-        self._cols = [model._meta.get_field(name.removesuffix("_id")).get_col(table) for name in names]
+        fields = {field.attname: field for field in model._meta.concrete_fields}
+        self._cols = [fields[name].get_col(table) for name in names]
         self._converters: dict[str, list] = {}
 
     def sql(self, alias: str) -> str:
