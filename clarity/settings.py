@@ -113,11 +113,12 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
             "reconnect_timeout": env.float("DATABASE_POOL_RECONNECT_TIMEOUT", default=2.0),
         }
     _db["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
-    # Parameters bound by the server, not spliced into the SQL text by psycopg: the
-    # statements every request runs are then the same text each time, which psycopg
-    # prepares after a few uses, so PostgreSQL parses and plans them once per connection
-    # (asyncpg, under the FastAPI peer, always does). Measured: README "Performance".
-    _db["OPTIONS"].setdefault("server_side_binding", env.bool("DATABASE_SERVER_SIDE_BINDING", default=True))
+    # Off by default: with parameters bound by the server, psycopg prepares the statements
+    # every request repeats and PostgreSQL no longer parses and plans them each time (as
+    # asyncpg does under the FastAPI peer), which is cheaper, but then the few index
+    # lookups an existing out-of-scope record costs over a made-up id stand out: the
+    # timing-oracle test measured AUC 0.56 for patients and twins (limit 0.55).
+    _db["OPTIONS"].setdefault("server_side_binding", env.bool("DATABASE_SERVER_SIDE_BINDING", default=False))
     # One slow query (a lock queue, a runaway plan) must not hold a worker and a pooled
     # connection indefinitely: PostgreSQL cancels it (SQLSTATE 57014, answered 503).
     # 0 disables it, e.g. for a long one-off maintenance command.

@@ -121,8 +121,10 @@ def _set_care_team(patient: Patient, members: list[CareTeamMembership]) -> None:
 
 # The hot path of every patient-scoped request, as one hand-written statement: the ORM
 # spent ~3 ms building and compiling the equivalent annotated queryset per request
-# (README "Performance"), several times the query's own cost. A read that shows the care
-# team joins it in: one row per member, the patient's columns on each, decoded once.
+# (README "Performance"), several times the query's own cost. The patient is decoded only
+# once access is granted. The care team is not joined in: an out-of-scope patient would
+# then return its members' rows where a made-up id returns none, a measurable existence
+# oracle (clarity/tests/reliability/test_timing_oracle.py).
 _PATIENT = Columns(Patient, tuple(field.attname for field in Patient._meta.concrete_fields))
 _CLINICIAN_ACCESS = (
     f"SELECT {_PATIENT.sql('p')},"  # noqa: S608 - fixed names
@@ -132,18 +134,13 @@ _CLINICIAN_ACCESS = (
     "   WHERE g.patient_id = p.id AND g.clinician_id = %s AND g.expires_at > %s)"
 )
 _CLINICIAN_ACCESS_SQL = f"{_CLINICIAN_ACCESS} FROM patients_patient p WHERE p.id = %s"
-_CLINICIAN_ACCESS_TEAM_SQL = (
-    f"{_CLINICIAN_ACCESS}, {_CARE_TEAM.sql('t')} FROM patients_patient p"
-    " LEFT JOIN patients_careteammembership t ON t.patient_id = p.id WHERE p.id = %s ORDER BY t.created_at, t.id"
-)
 
 
-def _clinician_patient(user, patient_id, *, lock: bool, with_team: bool):
+def _clinician_patient(user, patient_id, *, lock: bool):
     """(patient, level, exists): the patient and the clinician's level, or (None, None, exists)."""
     alias = router.db_for_read(Patient)
     connection = connections[alias]
-    with_team = with_team and not lock
-    sql = _CLINICIAN_ACCESS_TEAM_SQL if with_team else _CLINICIAN_ACCESS_SQL
+    sql = _CLINICIAN_ACCESS_SQL
     if lock and connection.features.has_select_for_update_of:
         sql += " FOR UPDATE OF p"
     pk = Patient._meta.pk
@@ -151,18 +148,14 @@ def _clinician_patient(user, patient_id, *, lock: bool, with_team: bool):
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(sql, [user_id, user_id, now, pk.get_db_prep_value(patient_id, connection)])
-        rows = cursor.fetchall()
-    if not rows:
+        row = cursor.fetchone()
+    if row is None:
         return None, None, False
     width = len(_PATIENT.names)
-    level = clinician_level(rows[0][width], bool(rows[0][width + 1]))
+    level = clinician_level(row[width], bool(row[width + 1]))
     if not level:
         return None, None, True
-    patient = _PATIENT.instance(alias, rows[0][:width])
-    if with_team:
-        team = [row[width + 2 :] for row in rows if row[width + 2] is not None]
-        _set_care_team(patient, [_CARE_TEAM.instance(alias, member) for member in team])
-    return patient, level, True
+    return _PATIENT.instance(alias, row[:width]), level, True
 
 
 def clinician_level(team_role: str | None, glass: bool) -> str | None:
@@ -176,8 +169,8 @@ def clinician_level(team_role: str | None, glass: bool) -> str | None:
 
 def patient_access_for(user, patient_id, *, with_team: bool = False, lock: bool = False) -> RecordAccess:
     """
-    The patient `patient_id` and how `user` may reach it, in one query (with its care team
-    when `with_team`: joined in for a clinician, one more query otherwise). Raises NotAllowed (403) for roles that may never read
+    The patient `patient_id` and how `user` may reach it, in one query (plus one for the
+    care team with `with_team`, once access is granted). Raises NotAllowed (403) for roles that may never read
     patients, OutOfScope (404) when the patient does not exist or is outside the caller's scope.
     """
     if user.is_researcher:
@@ -190,7 +183,7 @@ def patient_access_for(user, patient_id, *, with_team: bool = False, lock: bool 
     if user.is_clinician:
         # The statement tells whether the patient exists: a made-up id and an out-of-scope
         # patient then cost the same one query (no timing oracle, issue #11 item 16).
-        patient, level, exists = _clinician_patient(user, patient_id, lock=lock, with_team=with_team)
+        patient, level, exists = _clinician_patient(user, patient_id, lock=lock)
     elif user.is_admin or user.is_patient:
         # One row at most (a pk lookup): no ORDER BY, so Meta.ordering is neither compiled nor sorted on.
         queryset = Patient.objects.order_by().filter(pk=patient_id)
@@ -206,6 +199,6 @@ def patient_access_for(user, patient_id, *, with_team: bool = False, lock: bool 
         if exists is None:
             exists = Patient.objects.filter(pk=patient_id).exists()
         raise OutOfScope("patient", patient_id, patient_id=patient_id if exists else None)
-    if with_team and "care_team" not in getattr(patient, "_prefetched_objects_cache", {}):
+    if with_team:
         attach_care_team(patient)
     return RecordAccess(patient, level, "patient", patient.pk)
