@@ -15,7 +15,7 @@ from clarity.users.policy import CARE, CLINICIANS, STAFF, roles
 
 from . import reads, services
 from .models import Patient, PatientStatus
-from .selectors import patients_visible_to, search_filter, with_care_team
+from .selectors import CARE_TEAM_ORDER, patients_visible_to, search_filter, with_care_team
 from .serializers import (
     BreakGlassGrantSerializer,
     BreakGlassRequestSerializer,
@@ -30,7 +30,7 @@ from .serializers import (
 )
 
 PATIENT_PAGES = KeysetPaginator(["family_name", "given_name", "id"])
-CARE_TEAM_PAGES = KeysetPaginator(["created_at", "id"])
+CARE_TEAM_PAGES = KeysetPaginator(list(CARE_TEAM_ORDER))
 
 
 def patient_response(patient, status_code=200, headers=None):
