@@ -113,12 +113,19 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
             "reconnect_timeout": env.float("DATABASE_POOL_RECONNECT_TIMEOUT", default=2.0),
         }
     _db["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
-    # Off by default: with parameters bound by the server, psycopg prepares the statements
-    # every request repeats and PostgreSQL no longer parses and plans them each time (as
-    # asyncpg does under the FastAPI peer), which is cheaper, but then the few index
-    # lookups an existing out-of-scope record costs over a made-up id stand out: the
-    # timing-oracle test measured AUC 0.56 for patients and twins (limit 0.55).
-    _db["OPTIONS"].setdefault("server_side_binding", env.bool("DATABASE_SERVER_SIDE_BINDING", default=False))
+    # PostgreSQL binds the parameters and psycopg prepares a statement once a connection has
+    # run it DATABASE_PREPARE_THRESHOLD times: PostgreSQL then neither parses nor plans it
+    # again (as asyncpg does under the FastAPI peer). Planning was most of PostgreSQL's time
+    # per request: 0.85 ms of a page of interactions (the table's monthly partitions are
+    # planned one by one), 0.17 ms for the patient's access statement, 0.16 ms for the
+    # token (pg_stat_statements, README "Performance"). Django turns preparing off by
+    # default for the sake of transaction-mode poolers such as PgBouncer < 1.21: behind one,
+    # set DATABASE_PREPARE_THRESHOLD=0. The access statements cost the same work for an
+    # out-of-scope record and a made-up id, so cheaper statements reveal nothing.
+    _db["OPTIONS"].setdefault("server_side_binding", env.bool("DATABASE_SERVER_SIDE_BINDING", default=True))
+    _prepare_threshold = env.int("DATABASE_PREPARE_THRESHOLD", default=5)
+    if _db["OPTIONS"]["server_side_binding"] and _prepare_threshold > 0:
+        _db["OPTIONS"].setdefault("prepare_threshold", _prepare_threshold)
     # One slow query (a lock queue, a runaway plan) must not hold a worker and a pooled
     # connection indefinitely: PostgreSQL cancels it (SQLSTATE 57014, answered 503).
     # 0 disables it, e.g. for a long one-off maintenance command.

@@ -123,39 +123,57 @@ def attach_care_team(patient: Patient) -> None:
 # The hot path of every patient-scoped request, as one hand-written statement: the ORM
 # spent ~3 ms building and compiling the equivalent annotated queryset per request
 # (README "Performance"), several times the query's own cost. The patient is decoded only
-# once access is granted. The care team is not joined in: an out-of-scope patient would
-# then return its members' rows where a made-up id returns none, a measurable existence
-# oracle (clarity/tests/reliability/test_timing_oracle.py).
+# once access is granted.
+#
+# An out-of-scope patient and a made-up id must cost the same work, or timing is an
+# existence oracle (clarity/tests/reliability/test_timing_oracle.py). So a read is driven
+# from the requested id: the care-team and break-the-glass lookups are keyed by it and run
+# whether or not the patient exists, and the patient's row joins in only when one of them
+# grants access, so an out-of-scope patient returns no more than a made-up id. Whether it
+# exists (named on the denied event) is one more index probe, made for either. The care
+# team is not joined in, for the same reason. (LIMIT 1 on the one-row derived table keeps
+# PostgreSQL from inlining it, which would run each lookup twice.) A locking write reads
+# the patient directly: FOR UPDATE cannot take the nullable side of an outer join.
 _PATIENT = Columns(Patient, tuple(field.attname for field in Patient._meta.concrete_fields))
-_CLINICIAN_ACCESS = (
-    f"SELECT {_PATIENT.sql('p')},"  # noqa: S608 - fixed names
+_ACCESS_FACTS = (
     " (SELECT m.role FROM patients_careteammembership m"
-    "   WHERE m.patient_id = p.id AND m.clinician_id = %s),"  # unique (patient, clinician): <= 1 row
+    "   WHERE m.patient_id = {patient} AND m.clinician_id = %s) AS role,"  # unique (patient, clinician)
     " EXISTS (SELECT 1 FROM patients_breakglassgrant g"
-    "   WHERE g.patient_id = p.id AND g.clinician_id = %s AND g.expires_at > %s)"
+    "   WHERE g.patient_id = {patient} AND g.clinician_id = %s AND g.expires_at > %s) AS glass"
 )
-_CLINICIAN_ACCESS_SQL = f"{_CLINICIAN_ACCESS} FROM patients_patient p WHERE p.id = %s"
+_CLINICIAN_ACCESS_SQL = (
+    f"SELECT {_PATIENT.sql('p')}, r.role, r.glass, r.present FROM ("  # noqa: S608 - fixed names
+    f"SELECT q.id,{_ACCESS_FACTS.format(patient='q.id')},"
+    " EXISTS (SELECT 1 FROM patients_patient e WHERE e.id = q.id) AS present"
+    " FROM (SELECT %s AS id) q LIMIT 1) r"
+    " LEFT JOIN patients_patient p ON p.id = r.id AND (r.role IS NOT NULL OR r.glass)"
+)
+_CLINICIAN_LOCK_SQL = (
+    f"SELECT {_PATIENT.sql('p')}, {_ACCESS_FACTS.format(patient='p.id')}, TRUE"  # noqa: S608 - fixed names
+    " FROM patients_patient p WHERE p.id = %s"
+)
 
 
 def _clinician_patient(user, patient_id, *, lock: bool):
     """(patient, level, exists): the patient and the clinician's level, or (None, None, exists)."""
     alias = router.db_for_read(Patient)
     connection = connections[alias]
-    sql = _CLINICIAN_ACCESS_SQL
-    if lock and connection.features.has_select_for_update_of:
-        sql += " FOR UPDATE OF p"
     pk = Patient._meta.pk
     user_id = pk.get_db_prep_value(user.pk, connection)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    patient_key = pk.get_db_prep_value(patient_id, connection)
+    sql = _CLINICIAN_LOCK_SQL if lock else _CLINICIAN_ACCESS_SQL
+    if lock and connection.features.has_select_for_update_of:
+        sql += " FOR UPDATE OF p"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id, user_id, now, pk.get_db_prep_value(patient_id, connection)])
+        cursor.execute(sql, [user_id, user_id, now, patient_key])
         row = cursor.fetchone()
     if row is None:
         return None, None, False
     width = len(_PATIENT.names)
     level = clinician_level(row[width], bool(row[width + 1]))
     if not level:
-        return None, None, True
+        return None, None, bool(row[width + 2])
     return _PATIENT.instance(alias, row[:width]), level, True
 
 
