@@ -23,19 +23,18 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 
-import orjson
 from django.conf import settings
 from django.db import connection
 
 from clarity.errors import Busy
 from clarity.formats import dumps
 
-from .selectors import EXPORT_COLUMNS, interaction_page_for_export
+from .selectors import LOG_COLUMNS, LogRow, interaction_page_for_export
 from .serializers import interaction_representation
 
 ROWS_PER_CHUNK = 1000
 RETRY_AFTER_SECONDS = 10
-_OCCURRED_AT = EXPORT_COLUMNS.index("occurred_at")
+_OCCURRED_AT = LOG_COLUMNS.index("occurred_at")
 
 
 class ExportSlot:
@@ -95,23 +94,10 @@ def release_db_connection() -> None:
         connection.close()
 
 
-class ExportRow:
-    """One exported row, with the attributes `interaction_representation` reads from an
-    InteractionLog: the export reads tuples (EXPORT_COLUMNS), not models, and keeps the
-    payload as the database's JSON text."""
-
-    __slots__ = ("id", "patient_id", "twin_id", "actor_id", "kind", "payload", "occurred_at", "recorded_at")
-
-    def __init__(self, patient_id: str, row: tuple):
-        self.patient_id = patient_id
-        (self.id, self.twin_id, self.actor_id, self.kind, payload, self.occurred_at, self.recorded_at) = row
-        self.payload = orjson.Fragment(payload)  # copied into the document as it is
-
-
 def _rows_json(patient: str, rows: list[tuple]) -> bytes:
-    """`{…},{…}` for a chunk of EXPORT_COLUMNS rows, in the interactions API's representation,
+    """`{…},{…}` for a chunk of LOG_COLUMNS rows, in the interactions API's representation,
     without the array's brackets."""
-    return dumps([interaction_representation(ExportRow(patient, row)) for row in rows])[1:-1]
+    return dumps([interaction_representation(LogRow(patient, row)) for row in rows])[1:-1]
 
 
 def export_chunks(

@@ -52,9 +52,9 @@ class InteractionSerializer(serializers.ModelSerializer):
 
 def interaction_representation(row: InteractionLog) -> dict:
     """
-    The interaction of docs/api.md, for every endpoint that returns one: list, create (and
-    so the body an Idempotency-Key replays) and the export, which passes its rows as
-    `ExportRow`s. Built directly: a page of 50 spent ~2 ms in DRF's per-field machinery for
+    The interaction of docs/api.md, for every endpoint that returns one: create (and so the
+    body an Idempotency-Key replays), and the list and the export, which pass their rows as
+    `LogRow`s (interactions/selectors.py). Built directly: a page of 50 spent ~2 ms in DRF's per-field machinery for
     eight plain attributes. InteractionSerializer documents it (a test keeps the two identical).
     Ids stay UUIDs and timestamps datetimes in UTC, as every representation holds them: the
     renderer's orjson writes both (clarity/formats.py).

@@ -22,6 +22,7 @@ from . import reads, services
 from .export import SLOTS, export_chunks
 from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyKey, request_fingerprint
 from .models import Kind
+from .selectors import LogRow, as_log_rows
 from .serializers import (
     MAX_BATCH,
     InteractionCreateSerializer,
@@ -121,13 +122,13 @@ class InteractionListView(ApiView):
             actor=request.user,
             patient_id=pk,
             ctx=self.audit_context(request),
-            page=lambda queryset: INTERACTION_PAGES.paginate(queryset, request),
+            page=lambda queryset: INTERACTION_PAGES.paginate(as_log_rows(queryset), request),
             kind=choice_param(request, "kind", Kind.values),
             twin_id=uuid_param(request, "twin"),
             since=parse_query_datetime(params["since"], "since") if "since" in params else None,
             until=parse_query_datetime(params["until"], "until") if "until" in params else None,
         )
-        results = [interaction_representation(row) for row in rows]
+        results = [interaction_representation(LogRow(pk, row)) for row in rows]
         return Response({"results": results, "next": next_url, "previous": previous_url})
 
     def create(self, request, pk):
