@@ -14,6 +14,7 @@ every request's database work on a small set of reused threads.
 """
 
 import asyncio
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
@@ -151,47 +152,122 @@ REPLACEMENTS = {
 }
 
 
+class RequestThreads:
+    """
+    The threads that run requests' database work in one server process: one-thread
+    executors, lent to one request at a time, most recently used first (as a threaded WSGI
+    server reuses its threads), so the ORM's per-thread connection and transaction work as
+    before.
+
+    At most `running` are lent at once while requests keep flowing: every thread more only
+    buys contention for the GIL. Under the peer harness's 16 requests in flight per worker,
+    16 threads left 10-12 % of both cores idle in GIL hand-offs (28,000 context switches
+    a second against the FastAPI peer's 8,000) and served a page of interactions at 299
+    req/s; 3 served 368. Requests beyond them wait on the event loop, which costs nothing.
+    But a request can hold its thread without using it: waiting on a row lock, for a
+    pooled connection while the database is down, or for an export's reader. So when no
+    thread has come back for `patience` seconds, every lent one is held up, and the
+    requests waiting get threads of their own, up to `maximum`: stuck requests hold up the
+    others for `patience`, not for as long as they are stuck (the graceful-shutdown and
+    database-outage tests hold eight and four). Under load, waiting longer than that is
+    normal and threads keep coming back, so no more are lent.
+    """
+
+    def __init__(self, running: int, maximum: int, patience: float):
+        self.running, self.maximum, self.patience = running, max(maximum, running), patience
+        self.started = 0  # threads started so far
+        self._idle: list[ThreadPoolExecutor] = []
+        self._lent = 0
+        self._waiters: deque[asyncio.Future] = deque()
+        self._progress = 0.0  # loop time a thread last came back (or a wait began)
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._overflowing = False  # lending beyond `running` until the lent ones come back
+
+    async def borrow(self) -> ThreadPoolExecutor:
+        if self._lent < self.running and not self._waiters:
+            return self._lend()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        if self._watchdog is None:
+            self._progress = max(self._progress, loop.time())
+            self._watchdog = loop.call_at(self._progress + self.patience, self._check)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.give_back(waiter.result())  # lent just as the request was cancelled
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
+
+    def give_back(self, executor: ThreadPoolExecutor) -> None:
+        self._progress = asyncio.get_running_loop().time()
+        self._lent -= 1
+        self._idle.append(executor)
+        if self._lent < self.running:
+            self._overflowing = False
+        limit = self.maximum if self._overflowing else self.running
+        while self._waiters and self._lent < limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(self._lend())
+
+    def _lend(self) -> ThreadPoolExecutor:
+        self._lent += 1
+        if self._idle:
+            return self._idle.pop()
+        self.started += 1
+        return ThreadPoolExecutor(1, "clarity-request")
+
+    def _check(self) -> None:
+        """The watchdog, while requests wait: if no thread came back for `patience`, every
+        lent one is held up, so the waiting requests get threads beyond `running`."""
+        self._watchdog = None
+        if not self._waiters:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._progress >= self.patience:
+            self._overflowing = True
+            self._progress = loop.time()
+            while self._waiters and self._lent < self.maximum:
+                waiter = self._waiters.popleft()
+                if not waiter.done():
+                    waiter.set_result(self._lend())
+        if self._waiters:
+            self._watchdog = loop.call_at(self._progress + self.patience, self._check)
+
+
 class ASGIHandler(asgi.ASGIHandler):
     """
     Django's ASGI handler, building its middleware chain from the hop-free subclasses above,
-    and running each request's thread-sensitive work on one of at most REQUEST_THREADS
-    reused threads of the process.
+    and running each request's thread-sensitive work on a thread lent by RequestThreads.
 
     Django gives every request its own ThreadSensitiveContext, whose executor starts a
-    thread and joins it at the end (~8 % of a patient read under load). Here a request
-    borrows an idle one-thread executor and gives it back, most recently used first, as a
-    threaded WSGI server reuses its threads; the ORM's per-thread connection and
-    transaction work as before. The bound: under the peer harness's 16 connections per
-    worker, a thread per in-flight request only bought contention for the GIL (one thread
-    per process measured 7.5 -> 6.8 ms CPU per patient read). One thread is too few,
-    though: a request waiting on a row lock or for a pooled connection while the database
-    is down would hold up every other request of the process (the graceful-shutdown and
-    database-outage tests hold eight and four such requests). Requests beyond the bound
-    wait on the event loop, which costs nothing.
+    thread and joins it at the end (~8 % of a patient read under load); here the threads
+    are reused.
     """
 
     def __init__(self):
         super().__init__()
-        self._executors = 0
-        self._idle: asyncio.LifoQueue | None = None
+        self._threads: RequestThreads | None = None
         _no_request_started_hop()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        if self._idle is None:
-            self._idle = asyncio.LifoQueue()
-        if self._idle.empty() and self._executors < settings.REQUEST_THREADS:
-            self._executors += 1
-            self._idle.put_nowait(ThreadPoolExecutor(1, "clarity-request"))
-        executor = await self._idle.get()
+        if self._threads is None:
+            self._threads = RequestThreads(
+                settings.REQUEST_THREADS_RUNNING, settings.REQUEST_THREADS, settings.REQUEST_THREAD_PATIENCE
+            )
+        executor = await self._threads.borrow()
         try:
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
         finally:
             # A call abandoned by a cancelled request may still run on it: the next borrower's
             # calls simply queue behind it on the same single thread.
-            self._idle.put_nowait(executor)
+            self._threads.give_back(executor)
 
     def load_middleware(self, is_async=False):
         with override_settings(MIDDLEWARE=[REPLACEMENTS.get(path, path) for path in settings.MIDDLEWARE]):
