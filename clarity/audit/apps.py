@@ -14,6 +14,12 @@ class AuditConfig(AppConfig):
         # each must be one INSERT on SQLite too, so query counts do not grow with the page.
         connection_created.connect(use_runtime_parameter_limit, dispatch_uid="clarity.sqlite.parameter_limit")
 
+        from clarity.postgres import use_compiled_timestamptz_loader
+
+        # Every timestamp read from PostgreSQL (two per interaction on a page) is parsed by
+        # psycopg's compiled loader rather than Django's pure-Python one.
+        use_compiled_timestamptz_loader()
+
         from django.db.models.signals import post_migrate
 
         from .partitions import after_migrate

@@ -1,0 +1,41 @@
+"""PostgreSQL connection setup that Django 5.2 lacks (the SQLite side is clarity/sqlite.py).
+
+Django reads every timestamptz through its own loader, a Python subclass of psycopg's
+pure-Python one that pins the tzinfo to the connection's time zone, so psycopg's compiled
+parser is never used: 4.9 µs a value against 0.35 µs. A page of 50 interactions holds 100
+timestamps; under the peer harness's load their parsing was 9 % of the request's CPU
+(py-spy). The loader below keeps Django's class, whose `timezone` Django's cursors compare
+against their connection's, and parses with the compiled loader, which reads the offset
+PostgreSQL writes: in the UTC session Django keeps, the same datetimes in UTC.
+"""
+
+import datetime
+
+from django.conf import settings
+
+
+def use_compiled_timestamptz_loader() -> bool:
+    """Register the loader on the adapters Django gives new connections. False (nothing
+    changed) without psycopg's compiled implementation or with USE_TZ off."""
+    try:
+        import psycopg
+        from django.db.backends.postgresql.psycopg_any import BaseTzLoader, get_adapters_template
+    except ImportError:  # psycopg2, or no PostgreSQL driver: nothing to speed up
+        return False
+    if psycopg.pq.__impl__ == "python" or not settings.USE_TZ:
+        return False
+    oid = psycopg.postgres.types["timestamptz"].oid
+    compiled = psycopg.adapters.get_loader(oid, psycopg.pq.Format.TEXT)
+
+    class CompiledUtcLoader(BaseTzLoader):
+        timezone = datetime.UTC
+
+        def __init__(self, oid, context=None):
+            super().__init__(oid, context)
+            # psycopg calls `loader.load`: the compiled loader's, bound to the same context.
+            self.load = compiled(oid, context).load
+
+    # Django builds every connection's adapters from this template (cached per USE_TZ and
+    # time zone; the connection's time zone is UTC unless DATABASES sets TIME_ZONE).
+    get_adapters_template(True, datetime.UTC).register_loader("timestamptz", CompiledUtcLoader)
+    return True
