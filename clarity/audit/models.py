@@ -40,8 +40,15 @@ class AuditEvent(models.Model):
     occurred_at = models.DateTimeField(db_default=Now())
     # PROTECT: a user with audit history is deactivated, never deleted, so the trail
     # keeps pointing at a real account. The username/role snapshot survives renames.
+    # No index of its own: audit_auditevent_actor_idx (actor, -occurred_at) leads with it,
+    # and every index is written twice per event (insert, then seal).
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+        db_index=False,
     )
     actor_username = models.CharField(max_length=150, blank=True, default="")
     actor_role = models.CharField(max_length=16, blank=True, default="")
