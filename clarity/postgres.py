@@ -20,6 +20,7 @@ def use_compiled_timestamptz_loader() -> bool:
     try:
         import psycopg
         from django.db.backends.postgresql.psycopg_any import BaseTzLoader, get_adapters_template
+        from psycopg.adapt import Loader
     except ImportError:  # psycopg2, or no PostgreSQL driver: nothing to speed up
         return False
     if psycopg.pq.__impl__ == "python" or not settings.USE_TZ:
@@ -31,7 +32,9 @@ def use_compiled_timestamptz_loader() -> bool:
         timezone = datetime.UTC
 
         def __init__(self, oid, context=None):
-            super().__init__(oid, context)
+            # A loader is made per cursor: skip the pure-Python loader's own set-up (it reads
+            # the connection's time zone and date style for a parser never used here).
+            Loader.__init__(self, oid, context)
             # psycopg calls `loader.load`: the compiled loader's, bound to the same context.
             self.load = compiled(oid, context).load
 
