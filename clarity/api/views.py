@@ -14,7 +14,7 @@ transaction) and a request costs one hop instead of five or more.
 
 from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError
+from django.db import DatabaseError, close_old_connections
 from django.http import HttpResponse
 from rest_framework.exceptions import MethodNotAllowed, UnsupportedMediaType
 
@@ -48,7 +48,20 @@ class ApiView(AsyncAPIView):
         raise MethodNotAllowed(request.method)
 
     async def run(self, fn, request, *args, **kwargs):
-        return await sync_to_async(self._run_sync, thread_sensitive=True)(fn, request, args, kwargs)
+        return await sync_to_async(self._run_view, thread_sensitive=True)(fn, request, args, kwargs)
+
+    def _run_view(self, fn, request, args, kwargs):
+        response = self._run_sync(fn, request, args, kwargs)
+        if getattr(request._request, "releases_connections_itself", False) and not response.streaming:
+            # Under the production server (clarity/api/django_middleware.py) the request's
+            # database connections go back to the pool here, on the thread that used them,
+            # so the server closes the response without another hop to this thread. A
+            # streaming response still reads the database while it streams: it is closed
+            # on this thread as Django does. (Django's test client keeps its own handling:
+            # the flag is set by the server's handler only.)
+            close_old_connections()
+            response.connections_released = True
+        return response
 
     def _run_sync(self, fn, request, args, kwargs):
         try:

@@ -1,9 +1,15 @@
 """The ASGI entry point runs Django's middleware without a thread hop per hook, to the same effect."""
 
+import hashlib
+import inspect
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.core import signals
+from django.core.handlers import asgi
 from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrfViewMiddleware
 
 from clarity.api import django_middleware
@@ -99,3 +105,48 @@ def test_http_1_1_without_host_is_400_before_django():
     sent = async_to_sync(_run_scope)(scope, [{"type": "http.request", "body": b"", "more_body": False}])
 
     assert sent[0]["status"] == 400
+
+
+def test_handle_is_a_copy_of_the_django_version_it_was_made_from():
+    # clarity/api/django_middleware.py's ASGIHandler.handle copies Django 5.2's and changes
+    # only how an API response is closed: an upgrade must re-check the copy.
+    source = inspect.getsource(asgi.ASGIHandler.handle).encode()
+    assert hashlib.sha256(source).hexdigest() == "98faeb5bef800331e6a8002fbc96b30e4122a23438ae45a047190a531ea11323"
+
+
+@pytest.mark.django_db
+def test_an_api_response_is_closed_without_a_second_hop_to_the_request_thread(monkeypatch):
+    hops = []
+    submit = ThreadPoolExecutor.submit
+
+    def counting_submit(executor, fn, /, *args, **kwargs):
+        if executor._thread_name_prefix == "clarity-request":
+            hops.append(fn)
+        return submit(executor, fn, *args, **kwargs)
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", counting_submit)
+    finished = []
+
+    def on_finished(sender, **kwargs):
+        finished.append(sender)
+
+    signals.request_finished.connect(on_finished, weak=False, dispatch_uid="test-asgi-finished")
+
+    async def get(path):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return await client.get(path)
+
+    try:
+        # An API request (refused for want of credentials: the view runs, no database needed)
+        api = async_to_sync(get)("/api/v1/patients/")
+        api_hops, hops[:] = [repr(fn) for fn in hops], []
+        # A Django view's response is still closed on the request's thread
+        page = async_to_sync(get)("/admin/login/")
+    finally:
+        signals.request_finished.disconnect(dispatch_uid="test-asgi-finished")
+
+    assert api.status_code == 401 and page.status_code == 200
+    assert len(api_hops) == 1 and "_run_view" in api_hops[0]  # the view; no hop to close it
+    assert "HttpResponseBase.close" in repr(hops[-1])  # the admin's response: closed on its thread
+    assert len(finished) == 2  # request_finished still fires for both
