@@ -180,8 +180,9 @@ class NewInteraction(NamedTuple):
 # average under the peer harness's load, each written and sealed (sealing alone was 0.7 ms
 # of PostgreSQL's time per batch).
 _INSERT_SQL = (
-    "WITH block AS (SELECT array_agg(nextval(pg_get_serial_sequence('interactions_interactionlog', 'id'))"
-    "   ORDER BY g) AS ids FROM generate_series(1, %s) AS g)"
+    # The sequence is looked up once per statement (a scalar subquery), not once per id.
+    "WITH block AS (SELECT array_agg(nextval((SELECT pg_get_serial_sequence('interactions_interactionlog', 'id')"
+    "   ::regclass)) ORDER BY g) AS ids FROM generate_series(1, %s) AS g)"
     " INSERT INTO interactions_interactionlog"
     " (id, patient_id, actor_id, twin_id, kind, payload, occurred_at, idempotency_key)"
     " SELECT block.ids[r.n], %s::uuid, %s::uuid, r.twin, r.kind, r.payload, r.occurred_at, r.key"
