@@ -9,21 +9,22 @@ from clarity.errors import OutOfScope
 from patients.reads import audited_read
 from patients.selectors import Access, RecordAccess, patient_access_for
 
-from .selectors import assessment_by_id, assessments_of, export_upper_bound, interactions_of
+from .selectors import assessment_by_id, assessments_of, export_upper_bound
 
 # Who may take a patient's whole record: admin, care team, the patient; not break-the-glass.
 EXPORTERS = Access.WRITERS | {Access.SELF}
 
 
 def interactions_list(*, actor, patient_id, ctx: AuditContext, page: Callable, **filters):
-    """`page(queryset)` of the patient's log (`interactions_of` filters), audited as one `list` event."""
+    """`page(patient_id, **filters)`: a page of the patient's log (the rows `interactions_of`
+    selects with `filters`), audited as one `list` event."""
     return audited_read(
         lambda: patient_access_for(actor, patient_id),
         ctx=ctx,
         action=Action.LIST,
         resource_type="interaction",
         resource_id=patient_id,
-        fetch=lambda access: page(interactions_of(patient_id, **filters)),
+        fetch=lambda access: page(access.patient_id, **filters),
     )
 
 

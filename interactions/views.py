@@ -1,6 +1,7 @@
 import weakref
 
 import orjson
+from django.db import router
 from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
@@ -13,6 +14,7 @@ from clarity.api.query import check_params, choice_param, uuid_param
 from clarity.api.schema import PAGE_PARAMETERS, paginated, problems
 from clarity.api.streaming import SyncIteratorStreamingResponse
 from clarity.api.views import ApiView
+from clarity.compiled import QueryTemplate
 from clarity.formats import dumps, iso_datetime
 from clarity.users.policy import CARE, roles
 from patients.serializers import care_team_member_representation, patient_representation
@@ -21,8 +23,8 @@ from twins.models import DigitalTwin, TwinRevision
 from . import reads, services
 from .export import SLOTS, export_chunks
 from .idempotency import HEADER, MAX_KEY_LENGTH, IdempotencyKey, request_fingerprint
-from .models import Kind
-from .selectors import LogRow, as_log_rows
+from .models import InteractionLog, Kind
+from .selectors import LogRow, as_log_rows, interactions_of
 from .serializers import (
     MAX_BATCH,
     InteractionCreateSerializer,
@@ -33,6 +35,19 @@ from .serializers import (
 )
 
 INTERACTION_PAGES = KeysetPaginator(["-occurred_at", "-id"])
+
+
+def _log_page(shape, *, patient_id, after_at, after_id, **filters):
+    """One page of a patient's log as LOG_COLUMNS rows: the rows `interactions_of` selects,
+    paged by INTERACTION_PAGES. `shape` is (reverse, size)."""
+    reverse, size = shape
+    after = None if after_id is None else [after_at, after_id]
+    return INTERACTION_PAGES.page(as_log_rows(interactions_of(patient_id, **filters)), after, reverse, size)
+
+
+# Built and compiled once per shape (clarity/compiled.py): every page request sends the same
+# statement with new values.
+LOG_PAGES = QueryTemplate(_log_page)
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     HEADER,
@@ -122,7 +137,18 @@ class InteractionListView(ApiView):
             actor=request.user,
             patient_id=pk,
             ctx=self.audit_context(request),
-            page=lambda queryset: INTERACTION_PAGES.paginate(as_log_rows(queryset), request),
+            page=lambda patient_id, **filters: INTERACTION_PAGES.paginate_rows(
+                lambda after, reverse, size: LOG_PAGES.rows(
+                    router.db_for_read(InteractionLog),
+                    (reverse, size),
+                    patient_id=patient_id,
+                    after_at=after[0] if after else None,
+                    after_id=after[1] if after else None,
+                    **filters,
+                ),
+                InteractionLog,
+                request,
+            ),
             kind=choice_param(request, "kind", Kind.values),
             twin_id=uuid_param(request, "twin"),
             since=parse_query_datetime(params["since"], "since") if "since" in params else None,

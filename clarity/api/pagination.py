@@ -116,15 +116,31 @@ class KeysetPaginator:
             return self.ordering
         return [name[1:] if name.startswith("-") else f"-{name}" for name in self.ordering]
 
+    def page(self, queryset, after: list | None, reverse: bool, size: int):
+        """The queryset of one page: `size` rows strictly after the sort key `after` (None:
+        from the start) in the order, or in the reversed order with `reverse`."""
+        if after is not None:
+            queryset = queryset.filter(self._after(after, reverse))
+        return queryset.order_by(*self._order(reverse))[:size]
+
     def paginate(self, queryset, request, page_size: int | None = None):
         """Return (rows, next_url, previous_url). Rows are model instances in order."""
+        return self.paginate_rows(
+            lambda after, reverse, size: list(self.page(queryset, after, reverse, size)),
+            queryset.model,
+            request,
+            page_size,
+        )
+
+    def paginate_rows(self, fetch, model, request, page_size: int | None = None):
+        """`paginate` for rows that `fetch(after, reverse, size)` reads as `page` would
+        (e.g. through a clarity.compiled.QueryTemplate); `model` types the cursor's values."""
         size = page_size if page_size is not None else page_size_from(request)
         cursor = request.query_params.get("cursor")
-        reverse = False
+        after, reverse = None, False
         if cursor:
-            values, reverse = self._decode(queryset.model, cursor)
-            queryset = queryset.filter(self._after(values, reverse))
-        rows = list(queryset.order_by(*self._order(reverse))[: size + 1])
+            after, reverse = self._decode(model, cursor)
+        rows = fetch(after, reverse, size + 1)
         has_more = len(rows) > size
         rows = rows[:size]
         if reverse:
