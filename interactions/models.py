@@ -64,7 +64,13 @@ class InteractionLog(models.Model):
         ]
         indexes = [
             models.Index(fields=["patient", "-occurred_at", "-id"], name="interactions_patient_recent"),
-            models.Index(fields=["twin", "-occurred_at"], name="interactions_twin_recent"),
+            # Partial: a twin's timeline asks for twin = X, and rows without a twin (most of a
+            # batch from a device, say) cost no entry to write.
+            models.Index(
+                fields=["twin", "-occurred_at"],
+                condition=models.Q(twin__isnull=False),
+                name="interactions_twin_recent",
+            ),
             # Not unique: on PostgreSQL the table is partitioned by month on occurred_at and
             # a unique index would have to include it. Exactly-once is IdempotencyRecord's
             # unique (actor, key), inserted in the same transaction as these rows.
