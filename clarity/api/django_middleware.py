@@ -209,7 +209,10 @@ class RequestThreads:
         self._idle.append(executor)
         if self._lent < self.running:
             self._overflowing = False
-        limit = self.maximum if self._overflowing else self.running
+        self._hand_out(self.maximum if self._overflowing else self.running)
+
+    def _hand_out(self, limit: int) -> None:
+        """Lend threads to the waiting requests, first come first served, while fewer than `limit` are lent."""
         while self._waiters and self._lent < limit:
             waiter = self._waiters.popleft()
             if not waiter.done():
@@ -232,10 +235,7 @@ class RequestThreads:
         if loop.time() - self._progress >= self.patience:
             self._overflowing = True
             self._progress = loop.time()
-            while self._waiters and self._lent < self.maximum:
-                waiter = self._waiters.popleft()
-                if not waiter.done():
-                    waiter.set_result(self._lend())
+            self._hand_out(self.maximum)
         if self._waiters:
             self._watchdog = loop.call_at(self._progress + self.patience, self._check)
 
