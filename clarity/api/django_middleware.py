@@ -183,12 +183,10 @@ class RequestThreads:
         self._waiters: deque[asyncio.Future] = deque()
         self._progress = 0.0  # loop time a thread last came back (or a wait began)
         self._watchdog: asyncio.TimerHandle | None = None
-        # How many may be lent now: `running`, raised when every lent thread is held up,
-        # and lowered back by one for each thread that comes back.
-        self._limit = running
+        self._overflowing = False  # lending beyond `running` until the lent ones come back
 
     async def borrow(self) -> ThreadPoolExecutor:
-        if self._lent < self._limit and not self._waiters:
+        if self._lent < self.running and not self._waiters:
             return self._lend()
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
@@ -209,9 +207,9 @@ class RequestThreads:
         self._progress = asyncio.get_running_loop().time()
         self._lent -= 1
         self._idle.append(executor)
-        if self._limit > self.running:
-            self._limit -= 1
-        self._hand_out(self._limit)
+        if self._lent < self.running:
+            self._overflowing = False
+        self._hand_out(self.maximum if self._overflowing else self.running)
 
     def _hand_out(self, limit: int) -> None:
         """Lend threads to the waiting requests, first come first served, while fewer than `limit` are lent."""
@@ -235,9 +233,9 @@ class RequestThreads:
             return
         loop = asyncio.get_running_loop()
         if loop.time() - self._progress >= self.patience:
-            self._limit = min(self.maximum, self._lent + len(self._waiters))
+            self._overflowing = True
             self._progress = loop.time()
-            self._hand_out(self._limit)
+            self._hand_out(self.maximum)
         if self._waiters:
             self._watchdog = loop.call_at(self._progress + self.patience, self._check)
 
