@@ -327,10 +327,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # Threads per server process that run requests' database work, one request at a time
 # each (clarity/api/django_middleware.py). At most REQUEST_THREADS_RUNNING are lent at
-# once; more requests wait their turn on the event loop. One that has waited
-# REQUEST_THREAD_PATIENCE seconds gets a thread of its own, up to REQUEST_THREADS: a
-# streaming export holds one for its length (at most EXPORT_MAX_PER_WORKER), and a request
-# waiting on a lock or for a database connection holds one while it waits.
+# once; more requests wait their turn on the event loop. When no thread has come back for
+# REQUEST_THREAD_PATIENCE seconds, the waiting requests get threads of their own, up to
+# REQUEST_THREADS: a streaming export holds one for its length (at most
+# EXPORT_MAX_PER_WORKER), and a request waiting on a lock or for a database connection
+# holds one while it waits.
 REQUEST_THREADS_RUNNING = env.int("REQUEST_THREADS_RUNNING", default=3)
 REQUEST_THREADS = env.int("REQUEST_THREADS", default=16)
 REQUEST_THREAD_PATIENCE = env.float("REQUEST_THREAD_PATIENCE", default=0.05)

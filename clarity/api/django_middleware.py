@@ -9,8 +9,8 @@ Checked against Django 5.2's implementations of each hook.
 
 settings.MIDDLEWARE keeps Django's own dotted paths (the deploy and admin system checks
 look for them); `ASGIHandler` below, used by clarity/asgi.py, loads these subclasses in
-their place. It also runs
-every request's database work on a small set of reused threads.
+their place. It also runs every request's database work on a few reused threads
+(RequestThreads), and closes an API response without a hop back to its thread.
 """
 
 import asyncio
@@ -173,6 +173,10 @@ class RequestThreads:
     others for `patience`, not for as long as they are stuck (the graceful-shutdown and
     database-outage tests hold eight and four). Under load, waiting longer than that is
     normal and threads keep coming back, so no more are lent.
+
+    Known limit: once it has lent beyond `running`, it keeps doing so until fewer than
+    `running` are lent, which under sustained load can be never (one slow start left 16
+    threads in use: README, Performance, "Left").
     """
 
     def __init__(self, running: int, maximum: int, patience: float):
