@@ -15,7 +15,7 @@ their place. It also runs every request's database work on a few reused threads
 
 import asyncio
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django import db
@@ -154,6 +154,23 @@ REPLACEMENTS = {
 }
 
 
+class RequestThread(ThreadPoolExecutor):
+    """One thread, lent to one request at a time; it knows whether a call it was given still runs."""
+
+    def __init__(self):
+        super().__init__(1, "clarity-request")
+        self._last: Future | None = None
+
+    def submit(self, fn, /, *args, **kwargs):
+        self._last = super().submit(fn, *args, **kwargs)
+        return self._last
+
+    @property
+    def busy(self) -> bool:
+        # One thread runs the calls in order, so the last one ending means they all have.
+        return self._last is not None and not self._last.done()
+
+
 class RequestThreads:
     """
     The threads that run requests' database work in one server process: one-thread
@@ -163,34 +180,36 @@ class RequestThreads:
 
     At most `running` are lent at once while requests keep flowing: every thread more only
     buys contention for the GIL. Under the peer harness's 16 requests in flight per worker,
-    16 threads left 10-12 % of both cores idle in GIL hand-offs (28,000 context switches
+    16 threads left 8-12 % of both cores idle in GIL hand-offs (28,000 context switches
     a second against the FastAPI peer's 8,000) and served a page of interactions at 299
     req/s; 3 served 368. Requests beyond them wait on the event loop, which costs nothing.
+
     But a request can hold its thread without using it: waiting on a row lock, for a
     pooled connection while the database is down, or for an export's reader. So when no
-    thread has come back for `patience` seconds, every lent one is held up, and the
-    requests waiting get threads of their own, up to `maximum`: stuck requests hold up the
-    others for `patience`, not for as long as they are stuck (the graceful-shutdown and
-    database-outage tests hold eight and four). Under load, waiting longer than that is
-    normal and threads keep coming back, so no more are lent.
+    thread has come back for `patience` seconds, every lent one is held up, and the limit
+    rises to give each waiting request a thread of its own, up to `maximum`: stuck requests
+    hold up the others for `patience`, not for as long as they are stuck (the
+    graceful-shutdown and database-outage tests hold eight and four). Each thread that
+    comes back lowers the limit by one until it is `running` again, so one slow moment
+    under sustained load does not leave `maximum` threads contending for good.
 
-    Known limit: once it has lent beyond `running`, it keeps doing so until fewer than
-    `running` are lent, which under sustained load can be never (one slow start left 16
-    threads in use: README, Performance, "Left").
+    A request whose client went away is cancelled while its thread may still run the
+    call it was in (a lock wait, a pool wait). That thread is not lent again: the next
+    request's calls would queue behind the abandoned one. It is let go and ends with it.
     """
 
     def __init__(self, running: int, maximum: int, patience: float):
         self.running, self.maximum, self.patience = running, max(maximum, running), patience
         self.started = 0  # threads started so far
-        self._idle: list[ThreadPoolExecutor] = []
+        self._idle: list[RequestThread] = []
         self._lent = 0
         self._waiters: deque[asyncio.Future] = deque()
         self._progress = 0.0  # loop time a thread last came back (or a wait began)
         self._watchdog: asyncio.TimerHandle | None = None
-        self._overflowing = False  # lending beyond `running` until the lent ones come back
+        self._limit = running  # how many may be lent now; see the class docstring
 
-    async def borrow(self) -> ThreadPoolExecutor:
-        if self._lent < self.running and not self._waiters:
+    async def borrow(self) -> RequestThread:
+        if self._lent < self._limit and not self._waiters:
             return self._lend()
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
@@ -207,39 +226,42 @@ class RequestThreads:
                 self._waiters.remove(waiter)
             raise
 
-    def give_back(self, executor: ThreadPoolExecutor) -> None:
+    def give_back(self, executor: RequestThread) -> None:
         self._progress = asyncio.get_running_loop().time()
         self._lent -= 1
-        self._idle.append(executor)
-        if self._lent < self.running:
-            self._overflowing = False
-        self._hand_out(self.maximum if self._overflowing else self.running)
+        if executor.busy:
+            executor.shutdown(wait=False)  # its thread ends when the abandoned call does
+        else:
+            self._idle.append(executor)
+        if self._limit > self.running:
+            self._limit -= 1
+        self._hand_out()
 
-    def _hand_out(self, limit: int) -> None:
-        """Lend threads to the waiting requests, first come first served, while fewer than `limit` are lent."""
-        while self._waiters and self._lent < limit:
+    def _hand_out(self) -> None:
+        """Lend threads to the waiting requests, first come first served, while fewer than the limit are lent."""
+        while self._waiters and self._lent < self._limit:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(self._lend())
 
-    def _lend(self) -> ThreadPoolExecutor:
+    def _lend(self) -> RequestThread:
         self._lent += 1
         if self._idle:
             return self._idle.pop()
         self.started += 1
-        return ThreadPoolExecutor(1, "clarity-request")
+        return RequestThread()
 
     def _check(self) -> None:
         """The watchdog, while requests wait: if no thread came back for `patience`, every
-        lent one is held up, so the waiting requests get threads beyond `running`."""
+        lent one is held up, so the limit rises to give the waiting requests threads."""
         self._watchdog = None
         if not self._waiters:
             return
         loop = asyncio.get_running_loop()
         if loop.time() - self._progress >= self.patience:
-            self._overflowing = True
+            self._limit = min(self.maximum, self._lent + len(self._waiters))
             self._progress = loop.time()
-            self._hand_out(self.maximum)
+            self._hand_out()
         if self._waiters:
             self._watchdog = loop.call_at(self._progress + self.patience, self._check)
 
@@ -271,8 +293,6 @@ class ASGIHandler(asgi.ASGIHandler):
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
         finally:
-            # A call abandoned by a cancelled request may still run on it: the next borrower's
-            # calls simply queue behind it on the same single thread.
             self._threads.give_back(executor)
 
     def create_request(self, scope, body_file):

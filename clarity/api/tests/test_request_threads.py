@@ -2,6 +2,7 @@
 back; threads of their own for the waiting requests once every lent one is held up."""
 
 import asyncio
+import threading
 
 import pytest
 
@@ -69,3 +70,56 @@ async def test_a_cancelled_wait_loses_no_thread():
     # When the thread comes back, then the next request gets it at once
     threads.give_back(held)
     assert await asyncio.wait_for(threads.borrow(), timeout=0.01) is held
+
+
+@pytest.mark.asyncio
+async def test_after_a_stall_under_load_the_threads_lent_go_back_to_the_running_few():
+    threads = RequestThreads(running=2, maximum=8, patience=PATIENCE)
+    loop = asyncio.get_running_loop()
+    lent: list[tuple[float, int]] = []
+
+    async def one(work: float):
+        executor = await threads.borrow()
+        lent.append((loop.time(), threads._lent))
+        try:
+            await asyncio.sleep(work)
+        finally:
+            threads.give_back(executor)
+
+    async def client(until: float):
+        while loop.time() < until:
+            await one(0.005)
+
+    # Given two requests that hold both threads past the patience (a lock, a slow start)
+    # while 12 clients keep sending short requests
+    start = loop.time()
+    stalled = [asyncio.ensure_future(one(3 * PATIENCE)) for _ in range(2)]
+    await asyncio.sleep(0)
+    await asyncio.gather(*stalled, *(client(start + 0.6) for _ in range(12)))
+    # Then the waiting requests got threads of their own meanwhile
+    assert threads.started > 2
+    # And once threads came back, no more than the running two were lent at once again
+    assert max(count for at, count in lent if at > start + 0.4) <= 2
+
+
+@pytest.mark.asyncio
+async def test_a_thread_still_running_an_abandoned_call_is_not_lent_again():
+    threads = RequestThreads(running=1, maximum=1, patience=PATIENCE)
+    loop = asyncio.get_running_loop()
+    release = threading.Event()
+    # Given a request cancelled while its thread was blocked (its client went away mid-lock-wait)
+    first = await threads.borrow()
+    call = asyncio.ensure_future(loop.run_in_executor(first, release.wait, 5))
+    await asyncio.sleep(0.01)
+    call.cancel()
+    threads.give_back(first)
+    # When the next request borrows, then it gets a thread of its own, which runs its calls at once
+    second = await asyncio.wait_for(threads.borrow(), timeout=0.01)
+    assert second is not first
+    assert await asyncio.wait_for(loop.run_in_executor(second, lambda: "ran"), timeout=1) == "ran"
+    # And the abandoned thread ends with its call
+    release.set()
+    first._threads.copy().pop().join(timeout=1)
+    assert not any(thread.is_alive() for thread in first._threads)
+    threads.give_back(second)
+    assert await threads.borrow() is second
