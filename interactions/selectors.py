@@ -5,6 +5,7 @@ from django.db.models import Case, Max, Q, TextField, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
+from clarity.postgres import planned_for_its_values
 from twins.models import DigitalTwin
 
 from .models import InteractionLog
@@ -78,7 +79,8 @@ def interaction_page_for_export(patient_id, *, up_to_id: int, after: tuple | Non
         queryset = queryset.filter(
             Q(occurred_at__lte=occurred_at), Q(occurred_at__lt=occurred_at) | Q(occurred_at=occurred_at, id__lt=pk)
         )
-    return list(as_log_rows(queryset.order_by("-occurred_at", "-id"))[:rows])
+    with planned_for_its_values():
+        return list(as_log_rows(queryset.order_by("-occurred_at", "-id"))[:rows])
 
 
 # --- De-identified research datasets (clarity/research) ---------------------------------

@@ -2,6 +2,7 @@
 into the same values Django's own loader gives."""
 
 import datetime
+import uuid
 
 import pytest
 from django.db import connection
@@ -35,3 +36,31 @@ def test_timestamps_come_back_as_djangos_loader_gives_them_but_from_the_compiled
             value, session_text = cursor.fetchone()
             expected = djangos.load(session_text.encode())
             assert value == expected and value.tzinfo is datetime.UTC, text
+
+
+def _prepared_statements_reading_the_log(cursor) -> int:
+    cursor.execute(
+        "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s AND statement LIKE %s",
+        ['%FROM "interactions_interactionlog"%', "%LIMIT 1000%"],
+    )
+    return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_export_pages_are_planned_for_their_values_while_repeated_statements_are_prepared():
+    # A generic plan for an export page sorts all of a large patient's log up to the page
+    # (57-64 ms a page against 9-11 at 100,000 entries): the page statement is never prepared.
+    from interactions.models import InteractionLog
+    from interactions.selectors import as_log_rows, interaction_page_for_export
+
+    after = (datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC), 10**6)
+    with connection.cursor() as cursor:
+        # Given the export's page statement run more often than the prepare threshold
+        for _ in range(12):
+            interaction_page_for_export(uuid.uuid4(), up_to_id=10**6, after=after, rows=1000)
+        # Then the connection holds no prepared copy of it
+        assert _prepared_statements_reading_the_log(cursor) == 0
+        # While the same kind of statement outside the export is prepared (so the check can see one)
+        for _ in range(12):
+            list(as_log_rows(InteractionLog.objects.filter(patient_id=uuid.uuid4()).order_by("-occurred_at"))[:1000])
+        assert _prepared_statements_reading_the_log(cursor) == 1
