@@ -1,7 +1,6 @@
 """Writes for the interaction log: one transaction per request, rows and audit together."""
 
 import datetime
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -12,6 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from clarity.audit.models import Action, AuditEvent
 from clarity.audit.services import AuditContext, audit_record, audit_record_many
 from clarity.errors import IdempotencyMismatch, NotAllowed
+from clarity.formats import dumps
 from clarity.users.models import User
 from patients.selectors import Access, patient_access_for
 
@@ -211,19 +211,22 @@ def _insert_rows(*, patient_id, actor_id, items: list[dict], keys: list[str] | N
                 for index, item in enumerate(items)
             ]
         )
-    document = json.dumps(
+    # Written by the project's one JSON writer (orjson: UUIDs and datetimes as text), which
+    # also parsed the request's payloads, so whatever a client sent round-trips. The stdlib
+    # encoder was 2 % of a 100-item batch's CPU.
+    document = dumps(
         [
             {
                 "n": index + 1,
-                "twin": None if item.get("twin") is None else str(item["twin"]),
+                "twin": item.get("twin"),
                 "kind": item["kind"],
                 "payload": item["payload"],
-                "occurred_at": item["occurred_at"].isoformat(),
+                "occurred_at": item["occurred_at"],
                 "key": keys[index] if keys else None,
             }
             for index, item in enumerate(items)
         ]
-    )
+    ).decode()
     with connection.cursor() as cursor:
         cursor.execute(
             _INSERT_SQL, [len(items), str(patient_id), None if actor_id is None else str(actor_id), document]
