@@ -1,8 +1,10 @@
 """Serializer building blocks shared by every API app."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
+from rest_framework.fields import SkipField, get_error_detail
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -80,7 +82,54 @@ class StrictFieldsMixin:
             errors = {"body": [f"{unknown} unknown fields; the first {MAX_UNKNOWN_KEYS_NAMED} are named."], **errors}
         if errors:
             raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)
+        return self._validated_fields(data)
+
+    # DRF's Serializer.to_internal_value and run_validators, with what they look up again for
+    # every item done once per serializer: the writable fields (a generator over the
+    # BindingDict), each field's `validate_<name>` method, and the read-only defaults the
+    # serializer-level validators see. A batch's items share one child serializer, and that
+    # lookup was ~30 % of validating a 100-item batch (py-spy: DRF's serializer machinery
+    # was a third of the batch's CPU). Same order, same errors, same exceptions caught.
+
+    def _write_plan(self):
+        plan = self.__dict__.get("_write_plan_cache")
+        if plan is None:
+            plan = tuple(
+                (field, field.field_name, getattr(self, "validate_" + field.field_name, None), field.source_attrs)
+                for field in self._writable_fields
+            )
+            defaults = any(field.read_only and field.default is not serializers.empty for field in self.fields.values())
+            plan = self.__dict__["_write_plan_cache"] = (plan, defaults)
+        return plan
+
+    def _validated_fields(self, data):
+        ret, errors = {}, {}
+        for field, name, validate_method, source_attrs in self._write_plan()[0]:
+            primitive_value = field.get_value(data)
+            try:
+                validated_value = field.run_validation(primitive_value)
+                if validate_method is not None:
+                    validated_value = validate_method(validated_value)
+            except serializers.ValidationError as exc:
+                errors[name] = exc.detail
+            except DjangoValidationError as exc:
+                errors[name] = get_error_detail(exc)
+            except SkipField:
+                pass
+            else:
+                if len(source_attrs) == 1:
+                    ret[source_attrs[0]] = validated_value
+                else:
+                    self.set_value(ret, source_attrs, validated_value)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return ret
+
+    def run_validators(self, value):
+        if self._write_plan()[1] or not isinstance(value, dict):
+            return super().run_validators(value)
+        # No read-only field has a default: DRF's copy of `value` with them added is `value`.
+        return serializers.Field.run_validators(self, value)
 
 
 def parse_query_datetime(value: str, name: str):
