@@ -189,3 +189,23 @@ def test_deleting_entries_in_bulk_is_refused_by_the_database():
     with pytest.raises(IntegrityError, match=APPEND_ONLY), transaction.atomic():
         InteractionLog.objects.all().delete()
     assert InteractionLog.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"text": "x" * (MAX_PAYLOAD_BYTES - 12)},  # exactly at the limit: {"text": "…"} is 12 more
+        {"text": "x" * (MAX_PAYLOAD_BYTES - 11)},  # one byte over
+        {"text": "é" * 10_923},  # 2 bytes in UTF-8, 6 as the stdlib writes it: 65,550 bytes
+        {"text": "é" * 10_920},
+        {"text": "😀" * 5_461},  # 12 bytes each as a surrogate pair escape
+        {f"k{n}": n for n in range(6_000)},  # separators with their spaces
+        {"f": [1e16] * 10_900},
+        {"big": 2**70, "text": "y" * 60_000},  # beyond orjson's integers
+        {"small": [1.5, None, True, "s"]},
+    ],
+)
+def test_the_quick_size_check_agrees_with_the_measure(payload):
+    from interactions.payloads import payload_size, payload_too_large
+
+    assert payload_too_large(payload) == (payload_size(payload) > MAX_PAYLOAD_BYTES)
