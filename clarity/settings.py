@@ -331,7 +331,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # REQUEST_THREAD_PATIENCE seconds, the waiting requests get threads of their own, up to
 # REQUEST_THREADS: a streaming export holds one for its length (at most
 # EXPORT_MAX_PER_WORKER), and a request waiting on a lock or for a database connection
-# holds one while it waits.
+# holds one while it waits. Each thread that comes back lowers that raised limit by one,
+# back to REQUEST_THREADS_RUNNING.
 REQUEST_THREADS_RUNNING = env.int("REQUEST_THREADS_RUNNING", default=3)
 REQUEST_THREADS = env.int("REQUEST_THREADS", default=16)
 REQUEST_THREAD_PATIENCE = env.float("REQUEST_THREAD_PATIENCE", default=0.05)
