@@ -17,6 +17,7 @@ from patients.selectors import Access, patient_access_for
 
 from .idempotency import IdempotencyKey
 from .models import IdempotencyRecord, InteractionLog, Kind
+from .payloads import MAX_PAYLOAD_BYTES
 from .selectors import twins_of_patient
 
 CREATORS = Access.WRITERS | {Access.SELF}
@@ -50,8 +51,9 @@ def interactions_create(
 
     Raises OutOfScope (404); NotAllowed (403: researcher, break-glass, or a patient posting
     a kind other than message/assessment); ValidationError (400: a twin that is not the
-    patient's, keyed "N.twin" for a batch); IdempotencyMismatch (422: the key was used for
-    another request); IntegrityError (409) for a conflict that is not a concurrent retry.
+    patient's, keyed "N.twin" for a batch, or a payload over the size limit as PostgreSQL
+    stores it); IdempotencyMismatch (422: the key was used for another request);
+    IntegrityError (409) for a conflict that is not a concurrent retry.
 
     Concurrent retries with one key: both transactions insert the same unique
     IdempotencyRecord (actor, key); on PostgreSQL the second waits on its unique index
@@ -91,7 +93,14 @@ def interactions_create(
                     response_body=body,
                 )
             return Created(201, body)
-    except IntegrityError:
+    except IntegrityError as exc:
+        if _violated_constraint(exc) == PAYLOAD_CHECK:
+            # The database measures a payload as it stores it, and jsonb writes a number such
+            # as 1e300 with all its digits: a payload validation measured under the limit can
+            # be over it there. Still the client's input, so a 400 that says which rule.
+            raise ValidationError(
+                {"payload": [f"Must be at most {MAX_PAYLOAD_BYTES} bytes of JSON as the database stores it."]}
+            ) from None
         if idempotency is None:
             raise
         # A concurrent request with the same key committed first: answer as it did.
@@ -152,6 +161,15 @@ def _check_twins(patient_id, items: list[dict], *, many: bool) -> None:
     }
     if errors:
         raise ValidationError(errors)
+
+
+# The CHECK on a payload's shape and stored size (migration 0005).
+PAYLOAD_CHECK = "interactions_interactionlog_payload_object"
+
+
+def _violated_constraint(exc: IntegrityError) -> str | None:
+    """The name of the constraint PostgreSQL reports (psycopg's diagnostics); None elsewhere."""
+    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
 
 
 class NewInteraction(NamedTuple):

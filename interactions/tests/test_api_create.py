@@ -291,3 +291,15 @@ def test_batch_create_query_count_does_not_depend_on_batch_size(clinician, clien
         response = post(client, patient, batch, **{"Idempotency-Key": f"batch-{size}"})
 
     assert response.status_code == 201
+
+
+@pytest.mark.postgres_only
+def test_a_payload_over_the_limit_as_postgresql_stores_it_is_a_400_that_says_so(world, client_for):
+    # 300 numbers of 1e300: 2.4 KB as JSON, 90 KB in jsonb's text, which writes every digit
+    body = [item("observation"), {**item("observation"), "payload": {"v": [1e300] * 300}}]
+
+    response = post(client_for(world.users["primary"]), world.patient, body)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"]["payload"] == ["Must be at most 65536 bytes of JSON as the database stores it."]
+    assert InteractionLog.objects.count() == 0
