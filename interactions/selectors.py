@@ -79,8 +79,9 @@ def interaction_page_for_export(patient_id, *, up_to_id: int, after: tuple | Non
         queryset = queryset.filter(
             Q(occurred_at__lte=occurred_at), Q(occurred_at__lt=occurred_at) | Q(occurred_at=occurred_at, id__lt=pk)
         )
-    with planned_for_its_values():
-        return list(as_log_rows(queryset.order_by("-occurred_at", "-id"))[:rows])
+    page = as_log_rows(queryset.order_by("-occurred_at", "-id"))[:rows]
+    with planned_for_its_values(page.db):  # the connection the page is read on (a replica or not)
+        return list(page)
 
 
 # --- De-identified research datasets (clarity/research) ---------------------------------
