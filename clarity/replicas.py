@@ -199,7 +199,7 @@ def replica_status(alias: str, *, fresh: bool = False) -> ReplicaStatus:
 
 def _probe(alias: str) -> ReplicaStatus:
     params = connections[alias].settings_dict
-    if params["ENGINE"] != "django.db.backends.postgresql":
+    if connections[alias].vendor != "postgresql":
         return ReplicaStatus(True, 0.0, time.monotonic())
     import psycopg
 

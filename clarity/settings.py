@@ -91,13 +91,20 @@ TEMPLATES = [
 # DATABASE_URL: sqlite:///path (default: db.sqlite3 beside manage.py) or
 # postgres://user:pass@host:port/name?sslmode=verify-full&sslrootcert=/path/ca.pem
 # Query-string options (sslmode, sslrootcert, ...) are passed to psycopg as OPTIONS.
+# Django's PostgreSQL backend with its pooled connections checked at checkout without
+# psycopg_pool's back-off (clarity/postgres/base.py): every postgres:// URL uses it.
+POSTGRES_ENGINE = "clarity.postgres"
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.postgresql":
+    _db["ENGINE"] = POSTGRES_ENGINE
+if _db["ENGINE"] == POSTGRES_ENGINE:
     # psycopg 3 with Django's own pool: connections are returned to the pool at the end
-    # of each request, so CONN_MAX_AGE must be 0.
+    # of each request, so CONN_MAX_AGE must be 0. The backend checks each pooled
+    # connection as a request takes it; Django's own check (an empty query, with
+    # psycopg_pool's back-off) stays off.
     _db["CONN_MAX_AGE"] = 0
-    _db["CONN_HEALTH_CHECKS"] = True
+    _db["CONN_HEALTH_CHECKS"] = False
     _db.setdefault("OPTIONS", {})
     if env.bool("DATABASE_POOL", default=True):
         _db["OPTIONS"]["pool"] = {
@@ -149,6 +156,8 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
 REPLICA_ALIASES = []
 for _n, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
     _replica = environ.Env.db_url_config(_url)
+    if _replica["ENGINE"] == "django.db.backends.postgresql":
+        _replica["ENGINE"] = POSTGRES_ENGINE
     if _replica["ENGINE"] != _db["ENGINE"]:
         raise ImproperlyConfigured("DATABASE_REPLICA_URLS must use the same database engine as DATABASE_URL.")
     _replica_options = {**_db.get("OPTIONS", {}), **_replica.get("OPTIONS", {})}
@@ -240,7 +249,7 @@ if not DEBUG:
     _host = (_db.get("HOST") or "").strip()
     _loopback = _host in ("", "localhost", "127.0.0.1", "::1") or _host.startswith("/")
     if (
-        _db["ENGINE"] == "django.db.backends.postgresql"
+        _db["ENGINE"] == POSTGRES_ENGINE
         and not _loopback
         and _db.get("OPTIONS", {}).get("sslmode") not in ("require", "verify-ca", "verify-full")
     ):

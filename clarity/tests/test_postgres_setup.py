@@ -1,4 +1,4 @@
-"""clarity/postgres.py: timestamps from PostgreSQL are parsed by psycopg's compiled loader,
+"""clarity/postgres/__init__.py: timestamps from PostgreSQL are parsed by psycopg's compiled loader,
 into the same values Django's own loader gives."""
 
 import datetime
@@ -64,3 +64,38 @@ def test_export_pages_are_planned_for_their_values_while_repeated_statements_are
         for _ in range(12):
             list(as_log_rows(InteractionLog.objects.filter(patient_id=uuid.uuid4()).order_by("-occurred_at"))[:1000])
         assert _prepared_statements_reading_the_log(cursor) == 1
+
+
+def test_the_backend_is_ours_and_django_does_not_check_pooled_connections_twice():
+    from django.db import connections
+
+    for alias in connections:
+        if connections[alias].vendor == "postgresql":
+            assert type(connections[alias]).__module__ == "clarity.postgres.base"
+            assert connections[alias].settings_dict["CONN_HEALTH_CHECKS"] is False
+
+
+@pytest.mark.django_db
+def test_a_pooled_connection_is_usable_until_the_server_ends_it():
+    import time
+
+    import psycopg
+
+    from clarity.postgres.base import pooled_connection_usable
+
+    params = connection.get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as idle, psycopg.connect(**params, autocommit=True) as admin:
+        pid = idle.info.backend_pid
+        idle.execute("SELECT 'last statement'")
+        # At rest with nothing to read: usable, and found so without a round trip (an empty
+        # query would replace the last statement pg_stat_activity shows with "")
+        assert pooled_connection_usable(idle)
+        seen = admin.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[0]
+        assert seen == "SELECT 'last statement'"
+        # Ended by the server (as an administrator, a failover or idle_session_timeout does)
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        deadline = time.monotonic() + 5
+        while pooled_connection_usable(idle):
+            assert time.monotonic() < deadline, "the ended connection still looked usable"
+            time.sleep(0.01)
+        assert idle.broken or idle.closed

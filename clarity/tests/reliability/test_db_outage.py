@@ -129,6 +129,29 @@ def test_database_outage_under_load_answers_503_and_recovers_within_5s(server, h
     )
 
 
+def test_connections_the_network_dropped_while_idle_cost_a_request_nothing(server, healthy_proxy, world):
+    # Given a server whose workers each hold idle pooled connections (at least the pool's
+    # minimum of two), reached over fresh client connections so both workers serve
+    token = world["tokens"]["clinician"]
+    headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
+    for _ in range(6):
+        assert httpx.get(f"{server.url}/api/v1/users/me/", headers=headers, timeout=10).status_code == 200
+    # When the network resets every connection while they sit idle, and is back at once
+    healthy_proxy.cut()
+    healthy_proxy.restore()
+    time.sleep(0.2)
+    # Then the next requests are served at once: the dead connections are thrown away and
+    # new ones made, not waited on (psycopg_pool's own check sleeps 1 s, then 2 s, after
+    # each dead one, and a request meeting two was answered 503 after 3 s)
+    timings = []
+    for _ in range(6):
+        started = time.monotonic()
+        response = httpx.get(f"{server.url}/api/v1/users/me/", headers=headers, timeout=10)
+        timings.append(time.monotonic() - started)
+        assert response.status_code == 200, response.text
+    assert max(timings) < 0.9, timings
+
+
 def _patient_write(world):
     mrn = f"CUT-{time.time_ns()}"
     body = {"mrn": mrn, "given_name": "Cut", "family_name": "Midway", "date_of_birth": "1990-01-01", "sex": "unknown"}
@@ -167,7 +190,7 @@ def test_write_cut_mid_transaction_answers_503_and_stores_nothing(write, server,
         locker.execute("LOCK TABLE audit_auditevent IN EXCLUSIVE MODE")
         thread = threading.Thread(target=post)
         thread.start()
-        _wait_for_lock_waiter(pg, rel_db)
+        _wait_for_lock_waiter(pg, rel_db, outcome, server)
         # When the database connection is cut while that transaction is open
         healthy_proxy.cut()
         thread.join(timeout=30)
@@ -183,7 +206,7 @@ def test_write_cut_mid_transaction_answers_503_and_stores_nothing(write, server,
     assert wait_until_ok(server, "/api/v1/users/me/", token, bound=RECOVERY_BOUND_SECONDS) < RECOVERY_BOUND_SECONDS
 
 
-def _wait_for_lock_waiter(pg, dbname, timeout: float = 15):
+def _wait_for_lock_waiter(pg, dbname, outcome, server, timeout: float = 15):
     deadline = time.monotonic() + timeout
     with psycopg.connect(pg.url(dbname), autocommit=True) as conn:
         while time.monotonic() < deadline:
@@ -193,4 +216,15 @@ def _wait_for_lock_waiter(pg, dbname, timeout: float = 15):
             if waiting:
                 return
             time.sleep(0.05)
-    raise AssertionError("the request never blocked on the lock")
+        sessions = conn.execute(
+            "SELECT pid, state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            [dbname],
+        ).fetchall()
+    # What the request did instead, so a failure says where it went
+    response = outcome.get("response")
+    answered = f"{response.status_code} {response.text[:300]}" if response is not None else "no answer yet"
+    raise AssertionError(
+        f"the request never blocked on the lock; it got {answered} after {outcome.get('seconds')}s;"
+        f" sessions {sessions}; server log tail:\n{server.log()[-3000:]}"
+    )

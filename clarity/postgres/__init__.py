@@ -9,7 +9,8 @@ against their connection's, and parses with the compiled loader, which reads the
 PostgreSQL writes: in the UTC session Django keeps, the same datetimes in UTC.
 
 `planned_for_its_values` is the one exception to preparing statements (settings,
-DATABASE_PREPARE_THRESHOLD).
+DATABASE_PREPARE_THRESHOLD). The package is also the database backend (ENGINE
+"clarity.postgres", base.py): Django's, with its own check of pooled connections.
 """
 
 import datetime
