@@ -133,7 +133,7 @@ class InteractionListView(ApiView):
     def list(self, request, pk):
         check_params(request, {"kind", "twin", "since", "until"})
         params = request.query_params
-        rows, next_url, previous_url = reads.interactions_list(
+        page = reads.interactions_list(
             actor=request.user,
             patient_id=pk,
             ctx=self.audit_context(request),
@@ -154,8 +154,7 @@ class InteractionListView(ApiView):
             since=parse_query_datetime(params["since"], "since") if "since" in params else None,
             until=parse_query_datetime(params["until"], "until") if "until" in params else None,
         )
-        results = [interaction_representation(LogRow(pk, row)) for row in rows]
-        return Response({"results": results, "next": next_url, "previous": previous_url})
+        return Response(page.body(lambda row: interaction_representation(LogRow(pk, row))))
 
     def create(self, request, pk):
         key = idempotency_key_from(request)

@@ -83,15 +83,14 @@ class PatientListView(ApiView):
         if wanted:
             queryset = queryset.filter(status=wanted)
         with transaction.atomic():
-            rows, next_url, previous_url = PATIENT_PAGES.paginate(with_care_team(queryset), request)
+            page = PATIENT_PAGES.paginate(with_care_team(queryset), request)
             audit_record_many(
                 self.audit_context(request),
                 action=Action.LIST,
                 resource_type="patient",
-                items=[(p.pk, p.pk) for p in rows],
+                items=[(p.pk, p.pk) for p in page.rows],
             )
-        results = [patient_representation(patient) for patient in rows]
-        return Response({"results": results, "next": next_url, "previous": previous_url})
+        return Response(page.body(patient_representation))
 
     def create(self, request):
         user = request.user
@@ -186,19 +185,13 @@ class CareTeamView(ApiView):
 
     def list(self, request, pk):
         check_params(request, set())
-        rows, next_url, previous_url = reads.care_team_list(
+        page = reads.care_team_list(
             actor=request.user,
             patient_id=pk,
             ctx=self.audit_context(request),
             page=lambda queryset: CARE_TEAM_PAGES.paginate(queryset, request),
         )
-        return Response(
-            {
-                "results": [care_team_member_representation(member) for member in rows],
-                "next": next_url,
-                "previous": previous_url,
-            }
-        )
+        return Response(page.body(care_team_member_representation))
 
     def create(self, request, pk):
         serializer = CareTeamAddSerializer(data=request.data)
@@ -312,7 +305,7 @@ class PatientRecordsView(ApiView):
 
     def list(self, request, pk):
         check_params(request, set())
-        rows, next_url, previous_url = reads.patient_records_list(
+        page = reads.patient_records_list(
             actor=request.user,
             patient_id=pk,
             ctx=self.audit_context(request),
@@ -320,8 +313,8 @@ class PatientRecordsView(ApiView):
             resource_type=self.resource_type,
             page=lambda queryset: self.pages.paginate(queryset, request),
         )
-        results = self.serializer_class(rows, many=True).data
-        return Response({"results": results, "next": next_url, "previous": previous_url})
+        # One serializer for the page's rows, as DRF's many=True uses one child.
+        return Response(page.body(self.serializer_class().to_representation))
 
     def create(self, request, pk):
         serializer = self.serializer_class(data=request.data)

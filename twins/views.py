@@ -66,7 +66,7 @@ class PatientTwinsView(ApiView):
 
     def list(self, request, pk):
         check_params(request, {"status", "twin_type"})
-        rows, next_url, previous_url = reads.twins_list(
+        page = reads.twins_list(
             actor=request.user,
             patient_id=pk,
             ctx=self.audit_context(request),
@@ -74,8 +74,7 @@ class PatientTwinsView(ApiView):
             status=choice_param(request, "status", TwinStatus.values),
             twin_type=choice_param(request, "twin_type", TwinType.values),
         )
-        results = [twin_representation(twin) for twin in rows]
-        return Response({"results": results, "next": next_url, "previous": previous_url})
+        return Response(page.body(twin_representation))
 
     def create(self, request, pk):
         serializer = TwinCreateSerializer(data=request.data)
@@ -158,16 +157,10 @@ class TwinRevisionsView(ApiView):
 
     def list(self, request, pk):
         check_params(request, set())
-        rows, next_url, previous_url = reads.twin_revisions_list(
+        page = reads.twin_revisions_list(
             actor=request.user,
             twin_id=pk,
             ctx=self.audit_context(request),
             page=lambda queryset: REVISION_PAGES.paginate(queryset, request),
         )
-        return Response(
-            {
-                "results": [twin_revision_representation(revision) for revision in rows],
-                "next": next_url,
-                "previous": previous_url,
-            }
-        )
+        return Response(page.body(twin_revision_representation))

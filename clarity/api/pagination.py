@@ -9,6 +9,9 @@ neither read nor forge one. Anything that does not open, or does not hold the ri
 number of values of the right types, is a 400, not a 500.
 """
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import orjson
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
@@ -19,6 +22,19 @@ from clarity.crypto import seal, unseal
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+
+
+class Page(NamedTuple):
+    """One page of a collection: its rows in order and the links to the pages beside it."""
+
+    rows: list
+    next: str | None
+    previous: str | None
+
+    def body(self, represent: Callable) -> dict:
+        """The page as every list endpoint answers it (`paginated` in clarity/api/schema.py
+        documents it): each row through the resource's one representation."""
+        return {"results": [represent(row) for row in self.rows], "next": self.next, "previous": self.previous}
 
 
 def page_size_from(request) -> int:
@@ -123,8 +139,8 @@ class KeysetPaginator:
             queryset = queryset.filter(self._after(after, reverse))
         return queryset.order_by(*self._order(reverse))[:size]
 
-    def paginate(self, queryset, request, page_size: int | None = None):
-        """Return (rows, next_url, previous_url). Rows are model instances in order."""
+    def paginate(self, queryset, request, page_size: int | None = None) -> Page:
+        """One Page of the queryset; its rows are model instances in order."""
         return self.paginate_rows(
             lambda after, reverse, size: list(self.page(queryset, after, reverse, size)),
             queryset.model,
@@ -132,7 +148,7 @@ class KeysetPaginator:
             page_size,
         )
 
-    def paginate_rows(self, fetch, model, request, page_size: int | None = None):
+    def paginate_rows(self, fetch, model, request, page_size: int | None = None) -> Page:
         """`paginate` for rows that `fetch(after, reverse, size)` reads as `page` would
         (e.g. through a clarity.compiled.QueryTemplate); `model` types the cursor's values."""
         size = page_size if page_size is not None else page_size_from(request)
@@ -155,4 +171,4 @@ class KeysetPaginator:
         elif cursor and not reverse:
             # Walked past the end: the way back is the first page.
             previous_url = remove_query_param(url, "cursor")
-        return rows, next_url, previous_url
+        return Page(rows, next_url, previous_url)

@@ -49,11 +49,4 @@ class AuditEventListView(ApiView):
             queryset = queryset.filter(occurred_at__gte=parse_query_datetime(request.query_params["since"], "since"))
         if "until" in request.query_params:
             queryset = queryset.filter(occurred_at__lt=parse_query_datetime(request.query_params["until"], "until"))
-        rows, next_url, previous_url = AUDIT_PAGES.paginate(queryset, request)
-        return Response(
-            {
-                "results": [audit_event_representation(event) for event in rows],
-                "next": next_url,
-                "previous": previous_url,
-            }
-        )
+        return Response(AUDIT_PAGES.paginate(queryset, request).body(audit_event_representation))

@@ -59,17 +59,14 @@ class DatasetListView(ApiView):
     def list(self, request):
         check_params(request, set())
         with transaction.atomic():
-            rows, next_url, previous_url = DATASET_PAGES.paginate(
-                _with_researchers(datasets_visible_to(request.user)), request
-            )
+            page = DATASET_PAGES.paginate(_with_researchers(datasets_visible_to(request.user)), request)
             audit_record_many(
                 self.audit_context(request),
                 action=Action.LIST,
                 resource_type=RESOURCE,
-                items=[(d.pk, None) for d in rows],
+                items=[(d.pk, None) for d in page.rows],
             )
-        results = [dataset_representation(dataset, request) for dataset in rows]
-        return Response({"results": results, "next": next_url, "previous": previous_url})
+        return Response(page.body(lambda dataset: dataset_representation(dataset, request)))
 
     def create(self, request):
         serializer = DatasetCreateSerializer(data=request.data)

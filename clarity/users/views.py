@@ -111,9 +111,8 @@ class UserListView(ApiView):
 
     def list(self, request):
         check_params(request, set())
-        rows, next_url, previous_url = USER_PAGES.paginate(users_visible_to(request.user), request)
-        results = [user_representation(user) for user in rows]
-        return Response({"results": results, "next": next_url, "previous": previous_url})
+        page = USER_PAGES.paginate(users_visible_to(request.user), request)
+        return Response(page.body(user_representation))
 
     def create(self, request):
         serializer = UserCreateSerializer(data=request.data)
