@@ -135,7 +135,12 @@ def attach_care_team(patient: Patient) -> None:
 # PostgreSQL from inlining it, which would run each lookup twice.) A locking write reads
 # the patient directly: FOR UPDATE cannot take the nullable side of an outer join.
 _PATIENT = Columns(Patient, tuple(field.attname for field in Patient._meta.concrete_fields))
-_ACCESS_FACTS = (
+# What a clinician's reach of one patient depends on, as two select-list items keyed by
+# `{patient}` (an SQL expression for the patient's id), the one definition every access
+# statement uses (this module's and twins'): the care-team role (NULL: not on the team)
+# and whether a live break-the-glass grant exists; parameters clinician id, clinician id,
+# now. clinician_level() turns them into the level.
+CLINICIAN_ACCESS_FACTS = (
     " (SELECT m.role FROM patients_careteammembership m"
     "   WHERE m.patient_id = {patient} AND m.clinician_id = %s) AS role,"  # unique (patient, clinician)
     " EXISTS (SELECT 1 FROM patients_breakglassgrant g"
@@ -143,13 +148,13 @@ _ACCESS_FACTS = (
 )
 _CLINICIAN_ACCESS_SQL = (
     f"SELECT {_PATIENT.sql('p')}, r.role, r.glass, r.present FROM ("  # noqa: S608 - fixed names
-    f"SELECT q.id,{_ACCESS_FACTS.format(patient='q.id')},"
+    f"SELECT q.id,{CLINICIAN_ACCESS_FACTS.format(patient='q.id')},"
     " EXISTS (SELECT 1 FROM patients_patient e WHERE e.id = q.id) AS present"
     " FROM (SELECT %s AS id) q LIMIT 1) r"
     " LEFT JOIN patients_patient p ON p.id = r.id AND (r.role IS NOT NULL OR r.glass)"
 )
 _CLINICIAN_LOCK_SQL = (
-    f"SELECT {_PATIENT.sql('p')}, {_ACCESS_FACTS.format(patient='p.id')}, TRUE"  # noqa: S608 - fixed names
+    f"SELECT {_PATIENT.sql('p')}, {CLINICIAN_ACCESS_FACTS.format(patient='p.id')}, TRUE"  # noqa: S608 - fixed names
     " FROM patients_patient p WHERE p.id = %s"
 )
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from clarity.errors import NotAllowed, OutOfScope
 from clarity.fixed_sql import Columns
-from patients.selectors import Access, RecordAccess, clinician_level
+from patients.selectors import CLINICIAN_ACCESS_FACTS, Access, RecordAccess, clinician_level
 
 from .models import DigitalTwin, TwinRevision
 
@@ -21,11 +21,9 @@ from .models import DigitalTwin, TwinRevision
 # into a model only once access is granted.
 _TWIN = Columns(DigitalTwin, tuple(field.attname for field in DigitalTwin._meta.concrete_fields))
 _PATIENT_ID = _TWIN.names.index("patient_id")
+# A clinician's facts, then whether the caller is the patient's own login.
 _ACCESS_FACTS = (
-    " (SELECT m.role FROM patients_careteammembership m"
-    "   WHERE m.patient_id = {patient} AND m.clinician_id = %s),"  # unique (patient, clinician)
-    " EXISTS (SELECT 1 FROM patients_breakglassgrant g"
-    "   WHERE g.patient_id = {patient} AND g.clinician_id = %s AND g.expires_at > %s),"
+    f"{CLINICIAN_ACCESS_FACTS},"  # noqa: S608 - fixed names
     " EXISTS (SELECT 1 FROM patients_patient p WHERE p.id = {patient} AND p.user_id = %s)"
 )
 _TWIN_READ_SQL = (
