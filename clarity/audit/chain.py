@@ -97,7 +97,7 @@ def _try_lock() -> bool:
             # the unsealed events, a handful, through their partial index. With statistics
             # taken while many events were unsealed (on a new partition, or with autovacuum
             # behind) PostgreSQL costed a sequential scan of the whole month's partition
-            # instead: 4-12 ms a round under the peer harness, growing with the partition.
+            # instead: 4-13 ms a round under the peer harness, growing with the partition.
             cursor.execute(
                 "SELECT pg_try_advisory_xact_lock(%s), set_config('enable_seqscan', 'off', true)",
                 [ADVISORY_LOCK_KEY],
