@@ -156,7 +156,13 @@ def test_a_page_walks_the_partitions_newest_first_and_never_executes_the_older_o
     now = timezone.now()
     # A patient with a long history: a page is a small part of it, as in production (for a
     # patient with a few dozen rows a scan and sort is rightly cheaper than walking an index).
-    make_interactions(patient, 3000, start=now - datetime.timedelta(hours=2), step_seconds=2)  # this month
+    # This month's rows span 100 minutes and must all fall in this month's partition, also in the
+    # first two hours of a month: they then start at the month's first instant and end at most
+    # 100 minutes ahead of now, well within the accepted future (CI once ran at 00:10 on the 1st).
+    this_month_start = max(
+        now - datetime.timedelta(hours=2), datetime.datetime(now.year, now.month, 1, tzinfo=datetime.UTC)
+    )
+    make_interactions(patient, 3000, start=this_month_start, step_seconds=2)
     for months_back in (2, 3):
         make_interactions(patient, 1500, start=now - datetime.timedelta(days=31 * months_back))
     make_interactions(patient, 1500, start=datetime.datetime(1990, 1, 1, tzinfo=datetime.UTC))
