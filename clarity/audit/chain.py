@@ -5,8 +5,9 @@ event's hash; 64 zeros for the first) and
 `hash = HMAC-SHA256(AUDIT_HMAC_KEY, prev_hash ‖ canonical JSON of the event)`.
 
 Events are written unsealed inside the request's own transaction, so writers never wait
-on each other. After commit, `seal_pending()` chains every committed, unsealed event it
-finds, in id order, under a transaction-scoped advisory lock taken with
+on each other. After commit (at most every AUDIT_SEAL_INTERVAL per process),
+`seal_pending()` chains the committed, unsealed events it finds, in id order, one round of
+up to SEAL_BATCH, under a transaction-scoped advisory lock taken with
 `pg_try_advisory_xact_lock`: if another worker is already sealing, this one returns at
 once and its events are picked up by that sealer's next round, the next writer, or
 `verify_audit`. Under load one sealer seals many events per round. The unique
@@ -174,18 +175,31 @@ def _claim(first: int, last: int, last_hash: str) -> None:
 # column, so psycopg prepares it once; a VALUES list of four parameters a row was a new
 # statement for every round size, parsed and planned each time (25-40 ms per round under
 # the peer harness's load). Only the guard `hash IS NULL` and the id are looked up.
+#
+# The ids are bound a second time as `id = ANY(...)` so that the events are found by index
+# probes whatever the statistics say. Joined on `id = v.id` alone, PostgreSQL planned from
+# statistics taken while few events were unsealed and hashed every unsealed event to find
+# the round's: with 180,000 waiting (a patient-list load outrunning the sealer) a round of
+# 2,000 spent 90 of its 160 ms there, each round as slow as the backlog was long.
 _SEAL_SQL = (
     "UPDATE audit_auditevent SET chain_seq = v.seq, prev_hash = v.prev, hash = v.hash"
     " FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[]) AS v(seq, prev, hash, id)"
-    " WHERE audit_auditevent.id = v.id AND audit_auditevent.hash IS NULL"
+    " WHERE audit_auditevent.id = ANY(%s::bigint[]) AND audit_auditevent.id = v.id"
+    " AND audit_auditevent.hash IS NULL"
 )
+
+
+def _seal_params(rows: list[tuple[int, str, str, int]]) -> list[list]:
+    """_SEAL_SQL's parameters: one array per column, then the ids again."""
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    return [*columns, columns[3]]
 
 
 def _write_seals(rows: list[tuple[int, str, str, int]]) -> None:
     """Write (chain_seq, prev_hash, hash, id) for each sealed event."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(_SEAL_SQL, [list(column) for column in zip(*rows, strict=True)])
+            cursor.execute(_SEAL_SQL, _seal_params(rows))
             return
         # SQLite (development; >= 3.33 has UPDATE ... FROM): VALUES columns are column1..4,
         # at most 500 rows (2,000 parameters) a statement. Only %s placeholders are
@@ -209,7 +223,14 @@ def seal_soon() -> None:
         return
     _last_attempt = now
     try:
-        seal_pending()
+        # One round (up to SEAL_BATCH events): this runs in a request's thread after its
+        # commit, so the request waits for it. With more rounds a request that found a
+        # backlog sealed all of it, seconds under a patient-list load. One round every
+        # AUDIT_SEAL_INTERVAL per process. A full round means a backlog: then the next
+        # commit seals the next round without waiting for the interval: rounds follow one
+        # another as fast as commits come, while no request waits for more than one.
+        if seal_pending(max_rounds=1) >= SEAL_BATCH:
+            _last_attempt = 0.0
     except Exception:  # noqa: BLE001 - sealing is retried by the next writer or verify_audit
         import logging
 

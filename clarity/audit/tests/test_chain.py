@@ -149,3 +149,62 @@ def test_a_sealing_round_reads_the_unsealed_events_through_their_index_whatever_
         plan = chain.unsealed()[: chain.SEAL_BATCH].explain()
     assert "audit_auditevent_y" in plan and "Seq Scan" not in plan, plan
     assert seal_pending() == 3 and verify_chain().ok
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_a_round_writes_its_seals_by_index_probes_however_many_events_wait_and_whatever_the_statistics_say():
+    import re
+
+    from django.db import transaction
+
+    from clarity.audit import chain
+
+    _write_events(1)
+    seal_pending()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE audit_auditevent")  # statistics taken with no event unsealed
+    _write_events(300)
+    with transaction.atomic():
+        assert chain._try_lock()
+        seq, prev = chain._head()
+        batch = list(chain.unsealed()[:5])
+        rows = []
+        for event in batch:
+            seq += 1
+            digest = chain.compute_hash(prev, event, seq)
+            rows.append((seq, prev, digest, event.id))
+            prev = digest
+        chain._claim(rows[0][0], seq, prev)
+        with connection.cursor() as cursor:
+            sql = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + chain._SEAL_SQL
+            cursor.execute(sql, chain._seal_params(rows))
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        transaction.set_rollback(True)
+    # Hashing every waiting event to find the round's five read 300 rows from the partition.
+    scanned = [int(n) for n in re.findall(r" on audit_auditevent_\S+ \S+ \(actual rows=(\d+)", plan)]
+    assert scanned and max(scanned) == 5, plan
+
+
+@pytest.mark.django_db
+def test_after_a_commit_a_request_seals_one_round_and_a_full_round_lets_the_next_commit_seal_at_once(
+    monkeypatch, settings
+):
+    from clarity.audit import chain
+
+    settings.AUDIT_SEAL_INTERVAL = 3600
+    monkeypatch.setattr(chain, "SEAL_BATCH", 3)
+    monkeypatch.setattr(chain, "_last_attempt", 0.0)
+    _write_events(5)
+
+    def unsealed():
+        return AuditEvent.objects.filter(hash__isnull=True).count()
+
+    chain.seal_soon()
+    assert unsealed() == 2  # one round only: the request that found the backlog waits for no more
+    chain.seal_soon()
+    assert unsealed() == 0  # the round was full, so the next commit sealed without waiting
+    _write_events(1)
+    chain.seal_soon()
+    assert unsealed() == 1  # that round was not full: the interval applies again
+    assert seal_pending() == 1 and verify_chain().ok
