@@ -42,7 +42,7 @@ def patient_export(*, actor, patient_id, ctx: AuditContext, with_team: bool = Fa
         resource_type="patient",
         resource_id=patient_id,
         allowed=EXPORTERS,
-        fetch=lambda access: (access.record, export_upper_bound(access.patient_id) if upper_bound else None),
+        fetch=lambda access: (access.record, export_upper_bound() if upper_bound else None),
     )
 
 

@@ -57,10 +57,19 @@ def twins_of_patient(patient_id, twin_ids) -> set:
     return set(DigitalTwin.objects.filter(patient_id=patient_id, pk__in=twin_ids).values_list("pk", flat=True))
 
 
-def export_upper_bound(patient_id) -> int:
-    """The newest interaction id of the patient now: the export covers ids up to it, so a
-    document streamed over minutes is the log as of its start (the log is append-only)."""
-    return InteractionLog.objects.filter(patient_id=patient_id).aggregate(top=Max("id"))["top"] or 0
+def export_upper_bound() -> int:
+    """
+    The newest interaction id now: an export covers the patient's interactions with ids up
+    to it, so a document streamed over minutes is the log as of its start (the log is
+    append-only).
+
+    The log's newest id, not the patient's: PostgreSQL answers MAX(id) from the top of each
+    partition's primary key, and for one patient's maximum it walked a partition's key
+    backwards through every other patient's rows. After make bench's batches had put 9.5
+    million rows in one month, with statistics from before them, an export waited 6.6 s for
+    its first byte (1.5 s of it this query).
+    """
+    return InteractionLog.objects.aggregate(top=Max("id"))["top"] or 0
 
 
 def interaction_page_for_export(patient_id, *, up_to_id: int, after: tuple | None, rows: int) -> list[tuple]:

@@ -186,3 +186,28 @@ def test_a_page_walks_the_partitions_newest_first_and_never_executes_the_older_o
         assert scans and all("never executed" in line for line in scans), plan
     this_month = [line for line in lines if f" on {partition_name(TABLE, month_start(now))} " in line]
     assert this_month and "rows=51" in this_month[0], plan
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_an_exports_upper_bound_reads_the_top_of_each_partition_not_other_patients_rows():
+    from django.test.utils import CaptureQueriesContext
+
+    from ..selectors import export_upper_bound
+    from .helpers import insert_interactions_fast
+
+    month = timezone.now() - datetime.timedelta(days=35)
+    exported = make_patient()
+    make_interactions(exported, 50, start=month)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {TABLE}")  # statistics from before another patient's rows came
+    insert_interactions_fast(make_patient(), 20_000, start=month)
+    newest = InteractionLog.objects.order_by("-id").values_list("id", flat=True).first()
+
+    with CaptureQueriesContext(connection) as queries:
+        assert export_upper_bound() == newest
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + queries.captured_queries[-1]["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    # The exported patient's own maximum walked the month's key back through the 20,000 newer rows.
+    assert "Rows Removed by Filter" not in plan, plan
