@@ -158,7 +158,7 @@ def test_a_page_walks_the_partitions_newest_first_and_never_executes_the_older_o
     # patient with a few dozen rows a scan and sort is rightly cheaper than walking an index).
     # This month's rows span 100 minutes and must all fall in this month's partition, also in the
     # first two hours of a month: they then start at the month's first instant and end at most
-    # 100 minutes ahead of now, well within the accepted future (CI once ran at 00:10 on the 1st).
+    # 100 minutes ahead of now, well within the accepted future (CI once ran this test at about 00:20 on the 1st).
     this_month_start = max(
         now - datetime.timedelta(hours=2), datetime.datetime(now.year, now.month, 1, tzinfo=datetime.UTC)
     )
