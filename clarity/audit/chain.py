@@ -119,19 +119,24 @@ def seal_pending(*, max_rounds: int = 50) -> int:
             batch = list(unsealed()[:SEAL_BATCH])
             if not batch:
                 return sealed
-            first = seq + 1
-            rows = []
-            for event in batch:
-                seq += 1
-                digest = compute_hash(prev, event, seq)
-                rows.append((seq, prev, digest, event.id))
-                prev = digest
-            _claim(first, seq, prev)
+            rows = _links(batch, seq, prev)
+            _claim(rows[0][0], rows[-1][0], rows[-1][2])
             _write_seals(rows)
             sealed += len(rows)
         if len(batch) < SEAL_BATCH:
             return sealed
     return sealed
+
+
+def _links(batch: list[AuditEvent], seq: int, prev: str) -> list[tuple[int, str, str, int]]:
+    """(chain_seq, prev_hash, hash, id) for each event of `batch`, chained on from the head (seq, prev)."""
+    rows = []
+    for event in batch:
+        seq += 1
+        digest = compute_hash(prev, event, seq)
+        rows.append((seq, prev, digest, event.id))
+        prev = digest
+    return rows
 
 
 def unsealed():
@@ -216,7 +221,8 @@ def _write_seals(rows: list[tuple[int, str, str, int]]) -> None:
 
 
 def seal_soon() -> None:
-    """After-commit hook: seal, at most once per AUDIT_SEAL_INTERVAL seconds per process."""
+    """After-commit hook: seal one round, at most once per AUDIT_SEAL_INTERVAL seconds per
+    process unless the last round was full (a backlog)."""
     global _last_attempt
     now = time.monotonic()
     if now - _last_attempt < settings.AUDIT_SEAL_INTERVAL:
@@ -224,11 +230,10 @@ def seal_soon() -> None:
     _last_attempt = now
     try:
         # One round (up to SEAL_BATCH events): this runs in a request's thread after its
-        # commit, so the request waits for it. With more rounds a request that found a
-        # backlog sealed all of it, seconds under a patient-list load. One round every
-        # AUDIT_SEAL_INTERVAL per process. A full round means a backlog: then the next
-        # commit seals the next round without waiting for the interval: rounds follow one
-        # another as fast as commits come, while no request waits for more than one.
+        # commit, so the request waits for it. With more rounds, a request that found a
+        # backlog sealed all of it: seconds under a patient-list load. After a full round
+        # the next commit seals the next one without waiting for the interval, so rounds
+        # follow one another as fast as commits come and no request waits for more than one.
         if seal_pending(max_rounds=1) >= SEAL_BATCH:
             _last_attempt = 0.0
     except Exception:  # noqa: BLE001 - sealing is retried by the next writer or verify_audit

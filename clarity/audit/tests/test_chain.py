@@ -167,15 +167,8 @@ def test_a_round_writes_its_seals_by_index_probes_however_many_events_wait_and_w
     _write_events(300)
     with transaction.atomic():
         assert chain._try_lock()
-        seq, prev = chain._head()
-        batch = list(chain.unsealed()[:5])
-        rows = []
-        for event in batch:
-            seq += 1
-            digest = chain.compute_hash(prev, event, seq)
-            rows.append((seq, prev, digest, event.id))
-            prev = digest
-        chain._claim(rows[0][0], seq, prev)
+        rows = chain._links(list(chain.unsealed()[:5]), *chain._head())
+        chain._claim(rows[0][0], rows[-1][0], rows[-1][2])
         with connection.cursor() as cursor:
             sql = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + chain._SEAL_SQL
             cursor.execute(sql, chain._seal_params(rows))
